@@ -1,0 +1,149 @@
+"""The two plugin interfaces, :class:`Task` and :class:`Method`, and what they exchange.
+
+A task builds a :class:`TaskData` (source pool, target subset, held-out target, optional
+labels and closed forms).  A method is fitted with a :class:`FitContext` and then draws
+samples.  Both declare their parameters as frozen dataclasses (``Params``) with defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+
+import torch
+
+if TYPE_CHECKING:
+    from benchmark.artifacts import ArtifactCache
+    from benchmark.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """For methods or tasks without hyper-parameters."""
+
+
+@dataclass
+class TaskData:
+    """Everything a method may see, plus the held-out data only the metrics see.
+
+    Shapes: vectors are ``(N, d)``; ECG records are ``(N, leads, length)``.
+
+    Attributes:
+        source_x, source_y: the abundant source pool (m samples) and labels or None.
+        target_x, target_y: the n_target target training samples (depend on
+            (task, n_target, trial) only).
+        test_x, test_y: held-out target samples; no method ever sees them.
+        source_test_x: held-out source samples, for ratio diagnostics.
+        oracle_x, oracle_y: a large target sample for the ``target-oracle`` bound.
+        num_classes: the number of labels, or None for unlabelled tasks.
+        kind: ``"vector"`` or ``"ecg"``; it selects the network families.
+        closed_form: exact densities and scores (Gaussian mixtures) or None.
+        source_key, target_key: hashes naming the source pool and the target subset,
+            used to key cached stages.
+        fingerprints: SHA-256 prefixes of the arrays, recorded in every record.
+    """
+
+    source_x: torch.Tensor
+    target_x: torch.Tensor
+    test_x: torch.Tensor
+    source_test_x: torch.Tensor
+    oracle_x: torch.Tensor
+    kind: str
+    source_key: str
+    target_key: str
+    source_y: Optional[torch.Tensor] = None
+    target_y: Optional[torch.Tensor] = None
+    test_y: Optional[torch.Tensor] = None
+    source_test_y: Optional[torch.Tensor] = None
+    oracle_y: Optional[torch.Tensor] = None
+    num_classes: Optional[int] = None
+    closed_form: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.source_x.shape[1:])
+
+    def target_label_frequencies(self) -> torch.Tensor:
+        """Target label frequencies estimated from the n target labels (add-one smoothed)."""
+        if self.target_y is None or self.num_classes is None:
+            raise ValueError("this task has no labels")
+        counts = torch.bincount(self.target_y.long(), minlength=self.num_classes).double()
+        return (counts + 1.0) / (counts.sum() + self.num_classes)
+
+
+class Task:
+    """A task family.  Subclasses set ``Params`` and implement :meth:`build`.
+
+    ``capabilities`` is a subset of {"labels", "closed_form"}; methods list what they
+    need in ``Method.requires``.  ``metrics`` names the registered metrics that apply.
+    """
+
+    Params: ClassVar[type] = NoParams
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    metrics: ClassVar[tuple[str, ...]] = ()
+    default_n_targets: ClassVar[tuple[int, ...]] = (10, 100, 1000)
+
+    def __init__(self, params: Any, suite_seed: int, trial: int) -> None:
+        self.params = params
+        self.suite_seed = suite_seed
+        self.trial = trial
+
+    def build(self) -> TaskData:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def n_eval(self) -> int:
+        return int(getattr(self.params, "n_eval", 2000))
+
+
+@dataclass
+class FitContext:
+    """What :meth:`Method.fit` gets.
+
+    Attributes:
+        spec: the run spec; ``seed(purpose, *extra)`` derives a seed from its axes.
+        data: the task data (methods must not read ``test_x``/``test_y``).
+        task: the task object (for its parameters).
+        cache: the artifact cache for shared stages.
+        device: the torch device of this run.
+        progress: whether to show progress bars.
+        log: the run's logger.
+        diagnostics: a dict the method may fill with extra metrics (ratio_error ...).
+    """
+
+    spec: "RunSpec"
+    data: TaskData
+    task: Task
+    cache: "ArtifactCache"
+    device: torch.device
+    seed: Callable[..., int]
+    progress: bool = False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("benchmark.run"))
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+
+class Method:
+    """A transfer method: ``fit(ctx)`` then ``sample(n, labels, generator)``.
+
+    Subclasses set ``Params`` (a frozen dataclass with defaults), ``requires`` (task
+    capabilities they need) and ``conditional`` (True if samples are drawn per label;
+    the runner then passes labels drawn with the target label frequencies).
+    """
+
+    Params: ClassVar[type] = NoParams
+    requires: ClassVar[frozenset[str]] = frozenset()
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def fit(self, ctx: FitContext) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def supports(cls, task_cls: type) -> bool:
+        return cls.requires <= task_cls.capabilities

@@ -1,0 +1,78 @@
+"""Content-addressed cache of shared stages (source models, classifiers, guidance ...).
+
+An entry lives in ``<results>/artifacts/<stage>/<key>/`` where ``key`` is a short
+SHA-256 of everything the stage depends on.  It holds ``payload.pt`` and ``meta.json``
+with the payload's SHA-256.  Builds run under a file lock, so concurrent processes
+build a stage once; a payload whose hash no longer matches is detected, moved aside
+(``damaged-<time>``, never silently deleted) and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from filelock import FileLock
+
+from benchmark.spec import canonical_json, short_hash
+from benchmark.store import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger("benchmark.artifacts")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArtifactCache:
+    """Get-or-build cache of torch-serialisable payloads keyed by their dependencies."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.hits: list[str] = []
+        self.builds: list[str] = []
+
+    def path(self, stage: str, key: dict[str, Any]) -> Path:
+        return self.root / stage / short_hash(key)
+
+    def _load(self, folder: Path) -> Any | None:
+        meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
+        if not meta_path.exists() or not payload_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            data = payload_path.read_bytes()
+            if _sha256(data) != meta["sha256"]:
+                raise ValueError("payload hash mismatch")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        except Exception as exc:  # damaged entry: keep it aside, rebuild
+            aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+            log.warning("artifact %s is damaged (%s); moved to %s and rebuilding", folder, exc, aside.name)
+            os.replace(folder, aside)
+            return None
+
+    def get_or_build(self, stage: str, key: dict[str, Any], build: Callable[[], Any]) -> Any:
+        """Return the cached payload for ``(stage, key)``, building it once if needed."""
+        folder = self.path(stage, key)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            payload = self._load(folder)
+            if payload is not None:
+                self.hits.append(f"{stage}/{folder.name}")
+                return payload
+            payload = build()
+            buf = io.BytesIO()
+            torch.save(payload, buf)
+            data = buf.getvalue()
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(folder / "payload.pt", data)
+            atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": key, "sha256": _sha256(data)}))
+            self.builds.append(f"{stage}/{folder.name}")
+            return payload

@@ -1,0 +1,1 @@
+"""Diffusion core: VP-SDE schedule, denoiser networks, training loop, samplers, guidance."""

@@ -1,0 +1,1 @@
+"""Sample-quality metrics; each is registered with ``@register_metric``."""

@@ -1,0 +1,28 @@
+"""What a metric function receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from benchmark.api import TaskData
+
+
+@dataclass
+class EvalContext:
+    """Generated ``samples`` (N, *shape) with optional ``labels`` (N,), the task data
+    (whose held-out ``test_x`` the metrics compare against), the eval seed and device."""
+
+    data: TaskData
+    samples: torch.Tensor
+    labels: Optional[torch.Tensor]
+    seed: int
+    device: torch.device
+
+
+def metric_doc(fn: Callable[..., Any]) -> str:
+    """The first paragraph of a metric's docstring, recorded as 'how it was computed'."""
+    doc = (fn.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(doc.split())

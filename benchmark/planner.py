@@ -1,0 +1,92 @@
+"""Suite -> RunSpecs: grid expansion, CLI filters, overrides, validation.
+
+Validation happens here, before anything runs, so a bad name or value ends the command
+with one line and no run folder is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterable, Mapping, Sequence
+
+from benchmark.errors import BenchmarkError
+from benchmark.params import params_to_dict, resolve_params
+from benchmark.registry import Registries
+from benchmark.spec import Cell, RunSpec, Suite
+
+
+def select(
+    suite: Suite,
+    regs: Registries,
+    tasks: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    n_targets: Sequence[int] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> Suite:
+    """Restrict or re-grid a suite with the ``run`` flags.
+
+    ``--tasks`` keeps the suite's cells of those tasks (a task absent from the suite gets
+    one cell with every supported method and the task's default n_target values);
+    ``--methods``, ``--n-target`` and ``--seeds`` replace the cells' own values.
+    """
+    cells = list(suite.cells)
+    if tasks:
+        for t in tasks:
+            regs.tasks.entry(t)
+        present = {c.task for c in cells}
+        cells = [c for c in cells if c.task in tasks]
+        for t in tasks:
+            if t not in present:
+                cells.append(Cell(task=t, methods=("*",), n_targets=regs.tasks.get(t).default_n_targets, seeds=(0,)))
+    if methods:
+        for m in methods:
+            regs.methods.entry(m)
+        cells = [replace(c, methods=tuple(methods)) for c in cells]
+    if n_targets:
+        for n in n_targets:
+            if int(n) <= 0:
+                raise BenchmarkError(f"--n-target {n} is not allowed; give positive sample counts such as 10 100 1000")
+        cells = [replace(c, n_targets=tuple(int(n) for n in n_targets)) for c in cells]
+    if seeds:
+        cells = [replace(c, seeds=tuple(int(s) for s in seeds)) for c in cells]
+    return replace(suite, cells=tuple(cells))
+
+
+def _merged_overrides(method: str, keys: set[str], layers: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer in layers:
+        out.update({k: v for k, v in layer.get("*", {}).items() if k in keys})
+        out.update(layer.get(method, {}))
+    return out
+
+
+def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[RunSpec]:
+    """Expand a suite into unique RunSpecs (task params and hparams fully resolved)."""
+    overrides = dict(overrides or {})
+    for name in overrides:
+        if name != "*":
+            regs.methods.entry(name)
+    specs: dict[str, RunSpec] = {}
+    used_star_keys: set[str] = set()
+    for cell in suite.cells:
+        task_cls = regs.tasks.get(cell.task)
+        names = [e.name for e in regs.methods if e.obj.supports(task_cls)] if "*" in cell.methods else list(cell.methods)
+        for n in cell.n_targets:
+            task_params = params_to_dict(resolve_params(task_cls.Params, {**cell.task_params, "n_target": n}, owner=cell.task))
+            for name in names:
+                method_cls = regs.methods.get(name)
+                if not method_cls.supports(task_cls):
+                    continue  # e.g. an oracle method on a task without closed forms
+                import dataclasses
+
+                keys = {f.name for f in dataclasses.fields(method_cls.Params)}
+                used_star_keys |= keys & set(overrides.get("*", {}))
+                hp = _merged_overrides(name, keys, (cell.hparams, overrides))
+                hparams = params_to_dict(resolve_params(method_cls.Params, hp, owner=name))
+                for trial in cell.seeds:
+                    spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial))
+                    specs.setdefault(spec.run_id, spec)
+    unused = set(overrides.get("*", {})) - used_star_keys
+    if unused:
+        raise BenchmarkError(f"--set *.{sorted(unused)[0]} matches no hyper-parameter of the planned methods")
+    return list(specs.values())

@@ -1,0 +1,198 @@
+"""``execute(spec, options)``: the one function every launcher calls.
+
+It takes the run's lock (another process holding it means the run is being executed
+there, so this call skips it), skips a done run unless forced, archives any earlier
+record into ``history/``, runs fit -> sample -> metrics and writes the record
+atomically.  A failure is recorded with its traceback and retried by the next ``run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark import SCHEMA_VERSION
+from benchmark.api import FitContext
+from benchmark.artifacts import ArtifactCache
+from benchmark.errors import BenchmarkError
+from benchmark.metrics.context import EvalContext, metric_doc
+from benchmark.params import params_to_dict, resolve_params
+from benchmark.provenance import environment, peak_memory_mb
+from benchmark.registry import load_registries
+from benchmark.seeding import derive_seed, seed_everything, torch_generator
+from benchmark.spec import RunSpec
+from benchmark.store import CORRUPT, DONE, FAILED, RunStore
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    """How to execute runs; recorded, but not part of a run's identity."""
+
+    results: str
+    device: str = "cpu"
+    threads: int = 1
+    deterministic: bool = False
+    force: bool = False
+    plugin_dirs: tuple[str, ...] = ()
+    progress: bool = False
+    save_samples: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BenchmarkError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def configure_torch(opts: ExecOptions) -> torch.device:
+    """Set the thread count and determinism before anything is built."""
+    torch.set_num_threads(max(1, int(opts.threads)))
+    if opts.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(bool(opts.deterministic))
+    return resolve_device(opts.device)
+
+
+def run_seeds(spec: RunSpec) -> dict[str, int]:
+    axes = (spec.task, dict(spec.task_params), spec.method, dict(spec.hparams), spec.trial)
+    return {p: derive_seed(spec.suite_seed, p, *axes) for p in ("init", "train", "sample", "eval")}
+
+
+def _fingerprint(t: torch.Tensor | None) -> str | None:
+    if t is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger) -> dict[str, Any]:
+    """Fit, sample and evaluate one spec; returns the metrics part of the record."""
+    device = configure_torch(opts)
+    regs = load_registries(opts.plugin_dirs)
+    task_cls, method_cls = regs.tasks.get(spec.task), regs.methods.get(spec.method)
+    task_params = resolve_params(task_cls.Params, spec.task_params, owner=spec.task)
+    hparams = resolve_params(method_cls.Params, spec.hparams, owner=spec.method)
+    seeds = run_seeds(spec)
+    axes = (spec.task, dict(spec.task_params), spec.method, dict(spec.hparams), spec.trial)
+
+    def seed(purpose: str, *extra: Any) -> int:
+        return derive_seed(spec.suite_seed, purpose, *axes, *extra)
+
+    seed_everything(seeds["init"])
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    task = task_cls(task_params, spec.suite_seed, spec.trial)
+    data = task.build()
+    timings["data_s"] = time.perf_counter() - t0
+
+    cache = ArtifactCache(Path(opts.results) / "artifacts")
+    ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log)
+    method = method_cls(hparams)
+    t0 = time.perf_counter()
+    method.fit(ctx)
+    timings["fit_s"] = time.perf_counter() - t0
+
+    n = task.n_eval()
+    gen = torch_generator(seeds["sample"])
+    labels = None
+    if method_cls.conditional:
+        labels = torch.multinomial(data.target_label_frequencies().float(), n, replacement=True, generator=gen)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        samples = method.sample(n, labels, gen).detach().cpu()
+    timings["sample_s"] = time.perf_counter() - t0
+    if not torch.isfinite(samples).all():
+        raise RuntimeError(f"{spec.method} produced non-finite samples")
+
+    t0 = time.perf_counter()
+    ectx = EvalContext(data=data, samples=samples, labels=labels, seed=seeds["eval"], device=device)
+    metrics: dict[str, float] = {}
+    info: dict[str, str] = {}
+    for name in task_cls.metrics:
+        fn = regs.metrics.get(name)
+        values = fn(ectx)
+        metrics.update({k: float(v) for k, v in values.items()})
+        info[name] = metric_doc(fn)
+    metrics.update({k: float(v) for k, v in ctx.diagnostics.items()})
+    timings["eval_s"] = time.perf_counter() - t0
+    if opts.save_samples:
+        arrays = {"samples": samples.numpy()}
+        if labels is not None:
+            arrays["labels"] = labels.numpy()
+        np.savez_compressed(folder / "samples.npz", **arrays)
+    return {
+        "metrics": metrics,
+        "metric_info": info,
+        "resolved_hparams": params_to_dict(hparams),
+        "resolved_task_params": params_to_dict(task_params),
+        "seeds": seeds,
+        "timings": timings,
+        "memory": peak_memory_mb(device),
+        "environment": environment(device, torch.get_num_threads(), opts.deterministic),
+        "data_fingerprints": {
+            "source_key": data.source_key,
+            "target_key": data.target_key,
+            "source_x": _fingerprint(data.source_x),
+            "target_x": _fingerprint(data.target_x),
+            "test_x": _fingerprint(data.test_x),
+        },
+        "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
+    }
+
+
+def execute(spec: RunSpec, opts: ExecOptions) -> str:
+    """Execute one run; returns ``done``, ``failed``, ``skipped`` or ``locked``."""
+    store = RunStore(Path(opts.results))
+    rid = spec.run_id
+    lock = store.try_lock(rid)
+    if lock is None:
+        return "locked"
+    try:
+        state = store.state(rid)
+        if state.status == DONE and not opts.force:
+            return "skipped"
+        if state.status in (DONE, FAILED, CORRUPT):
+            store.archive(rid, {DONE: "replaced", FAILED: "failed", CORRUPT: "corrupt"}[state.status])
+        folder = store.folder(rid)
+        store.write_spec(rid, spec.to_dict())
+        log = logging.getLogger(f"benchmark.run.{rid}")
+        log.setLevel(logging.INFO)
+        handler = logging.FileHandler(folder / "log.txt")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        started = time.time()
+        record: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": rid,
+            "spec": spec.to_dict(),
+            "options": {k: v for k, v in asdict(opts).items() if k not in ("results", "force", "progress")},
+            "started": started,
+        }
+        try:
+            log.info("start %s", spec.label())
+            record.update(run_one(spec, opts, folder, log))
+            record["status"] = DONE
+            log.info("done %s", spec.label())
+        except Exception as exc:  # recorded, retried by the next run
+            record["status"] = FAILED
+            record["error"] = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+            log.error("failed %s\n%s", spec.label(), record["error"]["traceback"])
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+        record["finished"] = time.time()
+        store.write_record(rid, record)
+        return record["status"]
+    finally:
+        lock.release()

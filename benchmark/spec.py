@@ -1,0 +1,126 @@
+"""Typed, frozen run specifications and suites, their canonical JSON and ``run_id``.
+
+A :class:`RunSpec` is one experiment cell: (suite, suite_seed, task, task_params,
+method, hparams, trial).  Its canonical JSON (sorted keys, no spaces) is hashed with
+SHA-256; the first 16 hex digits are the ``run_id`` that names its run folder.
+Execution options (device, threads, determinism) are not part of the identity; they are
+recorded in the record instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON: sorted keys, compact separators, tuples as lists."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def short_hash(obj: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(sorted((mapping or {}).items())))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a method on a task with resolved parameters and a trial (seed index)."""
+
+    suite: str
+    suite_seed: int
+    task: str
+    task_params: Mapping[str, Any]
+    method: str
+    hparams: Mapping[str, Any]
+    trial: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task_params", _frozen(self.task_params))
+        object.__setattr__(self, "hparams", _frozen(self.hparams))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "suite_seed": int(self.suite_seed),
+            "task": self.task,
+            "task_params": dict(self.task_params),
+            "method": self.method,
+            "hparams": dict(self.hparams),
+            "trial": int(self.trial),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
+        return cls(**{k: data[k] for k in ("suite", "suite_seed", "task", "task_params", "method", "hparams", "trial")})
+
+    def canonical(self) -> str:
+        return canonical_json(self.to_dict())
+
+    @property
+    def run_id(self) -> str:
+        return short_hash(self.to_dict())
+
+    @property
+    def n_target(self) -> int:
+        return int(self.task_params.get("n_target", -1))
+
+    def label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.task_params.items() if k != "n_target")
+        return f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} trial={self.trial}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A grid block of a suite: one task (with fixed params) x methods x n_target x seeds.
+
+    ``methods=("*",)`` means every registered method that the task supports.
+    ``hparams`` maps a method name (or ``"*"`` for every method having the key) to
+    overrides.
+    """
+
+    task: str
+    methods: tuple[str, ...]
+    n_targets: tuple[int, ...]
+    seeds: tuple[int, ...]
+    task_params: Mapping[str, Any] = field(default_factory=dict)
+    hparams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tag: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named grid of cells; ``seed`` is the suite seed fed to :func:`derive_seed`."""
+
+    name: str
+    description: str
+    cells: tuple[Cell, ...]
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seed": self.seed,
+            "cells": [
+                {
+                    "task": c.task,
+                    "methods": list(c.methods),
+                    "n_targets": list(c.n_targets),
+                    "seeds": list(c.seeds),
+                    "task_params": dict(c.task_params),
+                    "hparams": {k: dict(v) for k, v in c.hparams.items()},
+                    "tag": c.tag,
+                }
+                for c in self.cells
+            ],
+        }
+
+    def canonical(self) -> str:
+        return canonical_json(self.to_dict())

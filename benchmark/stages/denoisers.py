@@ -1,0 +1,129 @@
+"""Denoiser stages and the base class of methods that sample from a denoiser."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Optional
+
+import torch
+from torch import nn
+
+from benchmark.api import FitContext, Method
+from benchmark.diffusion.guidance import GradLogH
+from benchmark.diffusion.nets import make_denoiser
+from benchmark.diffusion.samplers import sample
+from benchmark.diffusion.training import fit_denoiser
+from benchmark.seeding import derive_seed, seed_everything, torch_generator
+from benchmark.spec import short_hash
+
+
+@dataclass(frozen=True)
+class DenoiserParams:
+    """The denoiser and its source training; defaults follow the paper's reproduction
+    (a 4x512 SiLU MLP, Adam lr 1e-4, batch 4096, 500 source epochs, 25-step DPM-Solver-2).
+    For ECG tasks ``width`` is the U-Net's base channels and ``depth`` its levels."""
+
+    width: int = 512
+    depth: int = 4
+    lr: float = 1e-4
+    batch: int = 4096
+    source_epochs: int = 500
+    ema: float = 0.0
+    sampler: Literal["dpm2", "dpm1", "euler"] = "dpm2"
+    sample_steps: int = 25
+
+    def arch(self) -> dict[str, Any]:
+        return {"width": self.width, "depth": self.depth}
+
+    def source_training(self) -> dict[str, Any]:
+        return {"lr": self.lr, "batch": self.batch, "source_epochs": self.source_epochs, "ema": self.ema}
+
+
+def stage_seed(ctx: FitContext, stage: str, key: dict[str, Any]) -> int:
+    """A seed from the stage's own key (shared by every method that uses the stage)."""
+    return derive_seed(ctx.spec.suite_seed, "train", stage, short_hash(key))
+
+
+def _build(ctx: FitContext, p: DenoiserParams, conditional: bool) -> nn.Module:
+    return make_denoiser(ctx.data.kind, ctx.data.sample_shape, p.width, p.depth,
+                         ctx.data.num_classes if conditional else None)
+
+
+def _train_new(ctx: FitContext, stage: str, key: dict[str, Any], p: DenoiserParams, x: torch.Tensor,
+               y: Optional[torch.Tensor], steps: int, lr: float, batch: int, conditional: bool,
+               weights: Optional[torch.Tensor] = None, init: Optional[nn.Module] = None) -> dict[str, Any]:
+    seed = stage_seed(ctx, stage, key)
+    seed_everything(seed)
+    model = _build(ctx, p, conditional) if init is None else copy.deepcopy(init)
+    trace = fit_denoiser(model, x, y if conditional else None, steps, batch, lr, torch_generator(seed), ctx.device,
+                         weights=weights, ema_decay=p.ema, progress=ctx.progress, desc=stage)
+    ctx.log.info("%s trained: %d steps, final loss %.4f", stage, steps, sum(trace[-50:]) / max(1, len(trace[-50:])))
+    return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "final_loss": trace[-1] if trace else None}
+
+
+def _load(ctx: FitContext, p: DenoiserParams, conditional: bool, payload: dict[str, Any]) -> nn.Module:
+    model = _build(ctx, p, conditional)
+    model.load_state_dict(payload["state"])
+    return model.to(ctx.device).eval()
+
+
+def source_key(ctx: FitContext, p: DenoiserParams, conditional: bool) -> dict[str, Any]:
+    return {"data": ctx.data.source_key, "kind": ctx.data.kind, "arch": p.arch(), "train": p.source_training(),
+            "conditional": conditional}
+
+
+def source_denoiser(ctx: FitContext, p: DenoiserParams, conditional: bool = False) -> nn.Module:
+    """eps_theta trained on the source pool; cached per (task data, trial, params)."""
+    key = source_key(ctx, p, conditional)
+    data = ctx.data
+    steps = p.source_epochs * math.ceil(len(data.source_x) / p.batch)
+    payload = ctx.cache.get_or_build("source", key, lambda: _train_new(
+        ctx, "source", key, p, data.source_x, data.source_y, steps, p.lr, p.batch, conditional))
+    return _load(ctx, p, conditional, payload)
+
+
+def finetuned_denoiser(ctx: FitContext, p: DenoiserParams, steps: int, lr: float, conditional: bool = False) -> nn.Module:
+    """All weights of the source model trained further on the n target samples (cached)."""
+    key = {"source": source_key(ctx, p, conditional), "target": ctx.data.target_key, "steps": steps, "lr": lr}
+    init = source_denoiser(ctx, p, conditional)
+    data = ctx.data
+    payload = ctx.cache.get_or_build("finetune", key, lambda: _train_new(
+        ctx, "finetune", key, p, data.target_x, data.target_y, steps, lr, min(p.batch, len(data.target_x)),
+        conditional, init=init))
+    return _load(ctx, p, conditional, payload)
+
+
+def trained_denoiser(ctx: FitContext, stage: str, p: DenoiserParams, x: torch.Tensor, y: Optional[torch.Tensor],
+                     data_key: str, steps: int, lr: float, conditional: bool = False,
+                     weights: Optional[torch.Tensor] = None, init: Optional[nn.Module] = None,
+                     extra_key: Optional[dict[str, Any]] = None) -> nn.Module:
+    """A denoiser trained on (x, y) from scratch or from ``init``; cached under ``stage``."""
+    key = {"data": data_key, "kind": ctx.data.kind, "arch": p.arch(), "steps": steps, "lr": lr,
+           "batch": p.batch, "ema": p.ema, "conditional": conditional, **(extra_key or {})}
+    payload = ctx.cache.get_or_build(stage, key, lambda: _train_new(
+        ctx, stage, key, p, x, y, steps, lr, min(p.batch, len(x)), conditional, weights=weights, init=init))
+    return _load(ctx, p, conditional, payload)
+
+
+class DenoiserMethod(Method):
+    """A method that ends with a denoiser ``self.model`` (and optional guidance)."""
+
+    Params = DenoiserParams
+    model: nn.Module
+    device: torch.device
+    shape: tuple[int, ...]
+    grad_log_h: Optional[GradLogH] = None
+    gamma: float = 1.0
+
+    def _bind(self, ctx: FitContext, model: nn.Module) -> None:
+        self.model, self.device, self.shape = model.to(ctx.device).eval(), ctx.device, ctx.data.sample_shape
+
+    def eps(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        return self.model(x, t, labels if self.conditional else None)
+
+    def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        p = self.params
+        return sample(self.eps, self.shape, n, generator, self.device, p.sampler, p.sample_steps, labels,
+                      self.grad_log_h, self.gamma)

@@ -1,0 +1,154 @@
+"""Gaussian-mixture transfer tasks with closed-form densities, scores and ratios.
+
+``gmm2d`` follows the published reproduction of the paper's simulation:
+    p = 1/2 N(mu_S, s^2 I) + 1/2 N(-mu_S, s^2 I),  mu_S = (0.5, 0.5)
+    q = 1/2 N(mu_T, s^2 I) + 1/2 N(-mu_T, s^2 I),  mu_T = (0.5, -0.5),   s^2 = 0.1
+with m = 10,000 source samples; the label is the mixture component.
+``gmm-highdim`` uses the same construction in d dimensions with
+mu_S = sqrt(2/d) * 0.5 * (1, 1, ..., 1) and mu_T = sqrt(2/d) * 0.5 * (1, -1, 1, -1, ...),
+so ||mu|| and the angle between the domains are those of d = 2 for every d.
+``gmm-noisy-source`` replaces a fraction eps of the source by a broad contamination
+N(0, 4 I) (each contaminated sample gets a uniformly random label); its closed form p
+includes the contamination, so r and h* stay exact.
+
+Data: a target pool of ``n_pool`` samples (the ``target-oracle`` trains on all of it)
+and a held-out target test set come from the ``data`` stream of (task, params, trial);
+the n_target training samples are the first n_target of a permutation drawn from the
+``subset`` stream of (task, n_target, trial) only, so every method sees identical data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from benchmark.api import Task, TaskData
+from benchmark.closed_form import GaussianMixture, TransferClosedForm
+from benchmark.registry import register_task
+from benchmark.seeding import derive_seed, torch_generator
+from benchmark.spec import short_hash
+
+GMM_METRICS = ("mmd", "mmd_floor", "density_error", "sliced_wasserstein")
+
+
+def _check(n_target: int, n_pool: int) -> None:
+    if not 1 <= n_target <= n_pool:
+        raise ValueError(f"n_target={n_target} must be between 1 and n_pool={n_pool}")
+
+
+@dataclass(frozen=True)
+class GMMParams:
+    n_target: int = 100
+    n_source: int = 10_000
+    n_pool: int = 10_000
+    n_test: int = 4_000
+    n_eval: int = 2_000
+    variance: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check(self.n_target, self.n_pool)
+        if min(self.n_source, self.n_test, self.n_eval) < 2 or self.variance <= 0:
+            raise ValueError("n_source, n_test and n_eval must be >= 2 and variance > 0")
+
+
+@dataclass(frozen=True)
+class GMMHighDimParams(GMMParams):
+    dim: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dim < 2 or self.dim % 2:
+            raise ValueError(f"dim={self.dim} must be an even number >= 2")
+
+
+@dataclass(frozen=True)
+class GMMNoisyParams(GMMParams):
+    noise_frac: float = 0.1
+    noise_variance: float = 4.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.noise_frac < 1.0:
+            raise ValueError(f"noise_frac={self.noise_frac} must be in [0, 1)")
+
+
+def two_component(mu: torch.Tensor, variance: float) -> GaussianMixture:
+    return GaussianMixture(
+        means=torch.stack([mu, -mu]).double(),
+        variances=torch.full((2,), variance, dtype=torch.float64),
+        weights=torch.tensor([0.5, 0.5], dtype=torch.float64),
+        labels=torch.tensor([0, 1]),
+    )
+
+
+def contaminated(mix: GaussianMixture, frac: float, variance: float) -> GaussianMixture:
+    """(1 - frac) mix + frac N(0, variance I), the contamination split evenly over labels 0/1."""
+    if frac == 0.0:
+        return mix
+    d = mix.dim
+    return GaussianMixture(
+        means=torch.cat([mix.means, torch.zeros(2, d, dtype=torch.float64)]),
+        variances=torch.cat([mix.variances, torch.full((2,), variance, dtype=torch.float64)]),
+        weights=torch.cat([(1 - frac) * mix.weights, torch.full((2,), frac / 2, dtype=torch.float64)]),
+        labels=torch.cat([mix.labels, torch.tensor([0, 1])]),
+    )
+
+
+class _GMMTask(Task):
+    Params = GMMParams
+    capabilities = frozenset({"labels", "closed_form"})
+    metrics = GMM_METRICS
+    default_n_targets = (10, 100, 1000)
+    name = "gmm2d"
+
+    def mixtures(self) -> tuple[GaussianMixture, GaussianMixture]:
+        d = getattr(self.params, "dim", 2)
+        scale = 0.5 * math.sqrt(2.0 / d)
+        mu_s = torch.full((d,), scale, dtype=torch.float64)
+        mu_t = scale * torch.tensor([1.0 if i % 2 == 0 else -1.0 for i in range(d)], dtype=torch.float64)
+        v = self.params.variance
+        return two_component(mu_s, v), two_component(mu_t, v)
+
+    def build(self) -> TaskData:
+        p, q = self.mixtures()
+        prm = self.params
+        fixed = {k: v for k, v in vars(prm).items() if k not in ("n_target", "n_eval")}
+        data_seed = lambda part: derive_seed(self.suite_seed, "data", self.name, fixed, self.trial, part)  # noqa: E731
+        src_x, src_y = p.sample(prm.n_source, torch_generator(data_seed("source")))
+        src_test_x, src_test_y = p.sample(prm.n_test, torch_generator(data_seed("source_test")))
+        pool_x, pool_y = q.sample(prm.n_pool, torch_generator(data_seed("target_pool")))
+        test_x, test_y = q.sample(prm.n_test, torch_generator(data_seed("target_test")))
+        subset = torch.randperm(prm.n_pool, generator=torch_generator(
+            derive_seed(self.suite_seed, "subset", self.name, prm.n_target, self.trial)))[: prm.n_target]
+        source_key = short_hash({"task": self.name, "params": fixed, "trial": self.trial, "suite_seed": self.suite_seed})
+        return TaskData(
+            source_x=src_x, source_y=src_y, target_x=pool_x[subset], target_y=pool_y[subset],
+            test_x=test_x, test_y=test_y, source_test_x=src_test_x, source_test_y=src_test_y,
+            oracle_x=pool_x, oracle_y=pool_y, kind="vector", num_classes=2,
+            source_key=source_key, target_key=short_hash({"source": source_key, "n_target": prm.n_target}),
+            closed_form=TransferClosedForm(p, q),
+        )
+
+
+@register_task("gmm2d", "2-D two-component Gaussian mixtures, source means ±(0.5,0.5), target ±(0.5,-0.5)")
+class GMM2D(_GMMTask):
+    Params = GMMParams
+    name = "gmm2d"
+
+
+@register_task("gmm-highdim", "the gmm2d construction in d dimensions (d in {2, 8, 32})")
+class GMMHighDim(_GMMTask):
+    Params = GMMHighDimParams
+    name = "gmm-highdim"
+
+
+@register_task("gmm-noisy-source", "gmm2d with a fraction of the source drawn from a broad N(0, 4I)")
+class GMMNoisySource(_GMMTask):
+    Params = GMMNoisyParams
+    name = "gmm-noisy-source"
+
+    def mixtures(self) -> tuple[GaussianMixture, GaussianMixture]:
+        p, q = super().mixtures()
+        return contaminated(p, self.params.noise_frac, self.params.noise_variance), q

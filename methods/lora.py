@@ -1,0 +1,38 @@
+"""lora: low-rank adapters (alpha/r) B A on the source model's Linear/Conv1d weights.
+
+Only A and B train (B starts at zero, so training starts at the source model); the
+adapters are merged into the weights before sampling.  See benchmark.diffusion.lora.
+"""
+
+import copy
+from dataclasses import dataclass
+
+from benchmark.api import FitContext
+from benchmark.diffusion.lora import apply_lora, merge_lora
+from benchmark.diffusion.training import fit_denoiser
+from benchmark.registry import register_method
+from benchmark.seeding import seed_everything, torch_generator
+from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+
+
+@dataclass(frozen=True)
+class LoRAParams(DenoiserParams):
+    rank: int = 4
+    alpha: float = 4.0
+    finetune_steps: int = 1000
+    finetune_lr: float = 1e-3
+
+
+@register_method("lora", "LoRA adapters on the source model, only the adapters train")
+class LoRA(DenoiserMethod):
+    Params = LoRAParams
+
+    def fit(self, ctx: FitContext) -> None:
+        p, d = self.params, ctx.data
+        model = copy.deepcopy(source_denoiser(ctx, p))
+        seed_everything(ctx.seed("init", "lora"))
+        adapters = apply_lora(model, p.rank, p.alpha, generator=torch_generator(ctx.seed("init", "lora-A")))
+        fit_denoiser(model, d.target_x, None, p.finetune_steps, min(p.batch, len(d.target_x)), p.finetune_lr,
+                     torch_generator(ctx.seed("train")), ctx.device, params=adapters, progress=ctx.progress, desc="lora")
+        ctx.diagnostics["trainable_params"] = float(sum(a.numel() for a in adapters))
+        self._bind(ctx, merge_lora(model))

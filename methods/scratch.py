@@ -1,0 +1,23 @@
+"""scratch: the denoiser trained on the n target samples only, from a random init."""
+
+from dataclasses import dataclass
+
+from benchmark.api import FitContext
+from benchmark.registry import register_method
+from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, trained_denoiser
+
+
+@dataclass(frozen=True)
+class ScratchParams(DenoiserParams):
+    steps: int = 2000
+    scratch_lr: float = 1e-3
+
+
+@register_method("scratch", "trained on the n target samples only")
+class Scratch(DenoiserMethod):
+    Params = ScratchParams
+
+    def fit(self, ctx: FitContext) -> None:
+        p, d = self.params, ctx.data
+        model = trained_denoiser(ctx, "scratch", p, d.target_x, None, d.target_key, p.steps, p.scratch_lr)
+        self._bind(ctx, model)
