@@ -116,7 +116,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         raise RuntimeError(f"{spec.method} produced non-finite samples")
 
     t0 = time.perf_counter()
-    ectx = EvalContext(data=data, samples=samples, labels=labels, seed=seeds["eval"], device=device)
+    ectx = EvalContext(data=data, samples=samples, labels=labels, seed=seeds["eval"], device=device, cache=cache,
+                       suite_seed=spec.suite_seed)
     metrics: dict[str, float] = {}
     info: dict[str, str] = {}
     for name in task_cls.metrics:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
 
 from benchmark.api import TaskData
 
+if TYPE_CHECKING:
+    from benchmark.artifacts import ArtifactCache
+
 
 @dataclass
 class EvalContext:
     """Generated ``samples`` (N, *shape) with optional ``labels`` (N,), the task data
-    (whose held-out ``test_x`` the metrics compare against), the eval seed and device."""
+    (whose held-out ``test_x`` the metrics compare against), the eval seed and device,
+    and the artifact cache (for cached evaluation stages such as a feature classifier)."""
 
     data: TaskData
     samples: torch.Tensor
     labels: Optional[torch.Tensor]
     seed: int
     device: torch.device
+    cache: Optional["ArtifactCache"] = None
+    suite_seed: int = 0
 
 
 def metric_doc(fn: Callable[..., Any]) -> str:
