@@ -1,16 +1,8 @@
 """finetune: every weight of the source model trained further on the n target samples."""
 
-from dataclasses import dataclass
-
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, finetuned_denoiser
-
-
-@dataclass(frozen=True)
-class FinetuneParams(DenoiserParams):
-    finetune_steps: int = 1000
-    finetune_lr: float = 1e-4
+from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, finetuned_denoiser
 
 
 @register_method("finetune", "all weights of the source model trained on the target samples")

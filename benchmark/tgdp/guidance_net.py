@@ -1,0 +1,139 @@
+"""The guidance network h_psi(x_t, [y,] t) > 0 and its training objective.
+
+Main term (source samples only; its minimiser is h*(x_t, t) = E_{p(x_0|x_t)}[r(x_0)]
+by the L2 projection property):
+    L_guid = E_{t, x_0 ~ p, eps} || h_psi(x_t, t) - r̂(x_0) ||^2.
+With ``ratio_target = "log"`` (the published ECG code) the network outputs log h and
+regresses log r̂(x_0) instead; by Jensen its minimiser E[log r | x_t] is not log h*.
+
+Regularisers on target samples x'_0 ~ q, x'_t = alpha_t x'_0 + sigma_t eps (§3.4):
+    L_cycle = E || h_psi(x'_t, t) - (1 - c'(x'_t, t)) / c'(x'_t, t) ||^2
+with the time-dependent classifier c' (log-space when ratio_target = "log"), and
+    L_cons = E || s_theta(x'_t, t) + grad log h_psi(x'_t, t) + (x'_t - alpha_t x'_0)/sigma_t^2 ||^2 * sigma_t^2
+           = E || eps_theta(x'_t, t) - sigma_t grad log h_psi(x'_t, t) - eps ||^2,
+i.e. the guided noise prediction must denoise the target samples (weighted by sigma_t^2
+so it is on the scale of the noise-prediction loss).  L = L_guid + eta_1 L_cycle + eta_2 L_cons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Optional
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from benchmark.diffusion.nets import make_scalar_net
+from benchmark.diffusion.schedule import VPSchedule
+from benchmark.diffusion.training import batch_index, optimise
+from benchmark.tgdp.classifier import DomainClassifier
+
+RatioTarget = Literal["ratio", "log"]
+
+
+@dataclass(frozen=True)
+class GuidanceConfig:
+    width: int = 256
+    depth: int = 3
+    steps: int = 2000
+    lr: float = 1e-3
+    batch: int = 512
+    ratio_target: RatioTarget = "ratio"
+    eta_cycle: float = 0.0
+    eta_consistency: float = 0.0
+
+
+class GuidanceNet(nn.Module):
+    """h_psi: x_t (B, *shape), t (B,), y (B,)|None -> h (B,) > 0 (softplus) or log h."""
+
+    def __init__(self, net: nn.Module, ratio_target: RatioTarget) -> None:
+        super().__init__()
+        self.net, self.ratio_target = net, ratio_target
+
+    def raw(self, x: torch.Tensor, t: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.net(x, t, y).squeeze(-1)
+
+    def regressed(self, x, t, y=None) -> torch.Tensor:
+        """The quantity regressed: h (ratio) or log h (log)."""
+        out = self.raw(x, t, y)
+        return F.softplus(out) if self.ratio_target == "ratio" else out
+
+    def log_h(self, x, t, y=None) -> torch.Tensor:
+        out = self.raw(x, t, y)
+        if self.ratio_target == "log":
+            return out
+        return torch.log(F.softplus(out) + 1e-12)
+
+
+def build_guidance(kind: str, shape: tuple[int, ...], cfg: GuidanceConfig, num_classes: Optional[int]) -> GuidanceNet:
+    return GuidanceNet(make_scalar_net(kind, shape, cfg.width, cfg.depth, time=True, num_classes=num_classes),
+                       cfg.ratio_target)
+
+
+def train_guidance(
+    h: GuidanceNet,
+    cfg: GuidanceConfig,
+    src_x: torch.Tensor,
+    log_r_src: torch.Tensor,
+    generator: torch.Generator,
+    device: torch.device,
+    src_y: Optional[torch.Tensor] = None,
+    tgt_x: Optional[torch.Tensor] = None,
+    tgt_y: Optional[torch.Tensor] = None,
+    time_classifier: Optional[DomainClassifier] = None,
+    denoiser: Optional[Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]] = None,
+    progress: bool = False,
+) -> list[float]:
+    """Fit h on source x_0 (m, ...) with log r̂(x_0) (m,); regularisers need the target
+    samples and, respectively, the time-dependent classifier or the frozen source noise
+    prediction ``denoiser(x_t, t, y) -> eps_theta``."""
+    sched = VPSchedule()
+    h.to(device).train()
+    src_x, log_r_src = src_x.to(device), log_r_src.to(device).float()
+    target_val = log_r_src.exp() if cfg.ratio_target == "ratio" else log_r_src
+    src_y = None if src_y is None else src_y.to(device)
+    if cfg.eta_cycle > 0 or cfg.eta_consistency > 0:
+        if tgt_x is None:
+            raise ValueError("the cycle and consistency regularisers need target samples")
+        tgt_x = tgt_x.to(device)
+        tgt_y = None if tgt_y is None else tgt_y.to(device)
+    if cfg.eta_cycle > 0 and time_classifier is None:
+        raise ValueError("the cycle regulariser needs the time-dependent classifier")
+    if cfg.eta_consistency > 0 and denoiser is None:
+        raise ValueError("the consistency regulariser needs the source denoiser")
+    if time_classifier is not None:
+        time_classifier.to(device).eval().requires_grad_(False)
+
+    def noised(x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        t = sched.sample_t(len(x0), generator).to(device)
+        eps = torch.randn(x0.shape, generator=generator).to(device)
+        return sched.noise(x0, t, eps), t, eps
+
+    def loss(_: int) -> torch.Tensor:
+        idx = batch_index(len(src_x), cfg.batch, generator).to(device)
+        xt, t, _eps = noised(src_x[idx])
+        y = None if src_y is None else src_y[idx]
+        total = (h.regressed(xt, t, y) - target_val[idx]).pow(2).mean()
+        if cfg.eta_cycle > 0 or cfg.eta_consistency > 0:
+            jdx = batch_index(len(tgt_x), cfg.batch, generator).to(device)
+            xt2, t2, eps2 = noised(tgt_x[jdx])
+            y2 = None if tgt_y is None else tgt_y[jdx]
+            if cfg.eta_cycle > 0:
+                with torch.no_grad():
+                    lr_t = time_classifier.log_ratio(xt2, t2, y2)
+                    goal = lr_t.exp() if cfg.ratio_target == "ratio" else lr_t
+                total = total + cfg.eta_cycle * (h.regressed(xt2, t2, y2) - goal).pow(2).mean()
+            if cfg.eta_consistency > 0:
+                x_in = xt2.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(h.log_h(x_in, t2, y2).sum(), x_in, create_graph=True)
+                with torch.no_grad():
+                    eps_theta = denoiser(xt2, t2, y2)
+                shape = (-1,) + (1,) * (xt2.dim() - 1)
+                guided = eps_theta - sched.sigma(t2).view(shape) * grad
+                total = total + cfg.eta_consistency * (guided - eps2).pow(2).flatten(1).mean(1).mean()
+        return total
+
+    trace = optimise(h.parameters(), loss, cfg.steps, cfg.lr, progress, desc="guidance")
+    h.eval()
+    return trace

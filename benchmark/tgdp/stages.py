@@ -1,0 +1,131 @@
+"""Cached TGDP stages: the domain classifier, the time-dependent classifier and the
+guidance network, each keyed by everything it depends on and seeded from that key."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Optional
+
+import torch
+
+from benchmark.api import FitContext
+from benchmark.stages.denoisers import DenoiserParams, source_denoiser, source_key, stage_seed
+from benchmark.seeding import seed_everything, torch_generator
+from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier, build_classifier, train_classifier
+from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceNet, build_guidance, train_guidance
+
+
+@dataclass(frozen=True)
+class ClassifierFields:
+    """Hyper-parameters of the domain classifier (mixed into method Params)."""
+
+    clf_width: int = 256
+    clf_depth: int = 3
+    clf_steps: int = 2000
+    clf_lr: float = 1e-3
+    clf_batch: int = 512
+    clf_weight_decay: float = 1e-4
+    classifier_loss: Literal["balanced", "pooled", "pooled-uncorrected"] = "balanced"
+
+    def classifier_config(self) -> ClassifierConfig:
+        return ClassifierConfig(self.clf_width, self.clf_depth, self.clf_steps, self.clf_lr, self.clf_batch,
+                                self.clf_weight_decay, self.classifier_loss)
+
+
+@dataclass(frozen=True)
+class TGDPParams(DenoiserParams, ClassifierFields):
+    """TGDP: source denoiser + domain classifier + guidance network (+ regularisers)."""
+
+    guid_width: int = 256
+    guid_depth: int = 3
+    guid_steps: int = 2000
+    guid_lr: float = 1e-3
+    guid_batch: int = 512
+    ratio_target: Literal["ratio", "log"] = "ratio"
+    eta_cycle: float = 0.0
+    eta_consistency: float = 0.0
+    gamma: float = 1.0
+
+    def guidance_config(self) -> GuidanceConfig:
+        return GuidanceConfig(self.guid_width, self.guid_depth, self.guid_steps, self.guid_lr, self.guid_batch,
+                              self.ratio_target, self.eta_cycle, self.eta_consistency)
+
+
+def _labels(ctx: FitContext, conditional: bool) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    d = ctx.data
+    return (d.source_y, d.target_y) if conditional else (None, None)
+
+
+def classifier_key(ctx: FitContext, cfg: ClassifierConfig, conditional: bool, time: bool) -> dict[str, Any]:
+    return {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
+            "config": asdict(cfg), "conditional": conditional, "time": time}
+
+
+def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool = False,
+                      time: bool = False) -> DomainClassifier:
+    """c(x) (or the joint c(x, y), or the time-dependent c'(x_t, t)); cached."""
+    d = ctx.data
+    key = classifier_key(ctx, cfg, conditional, time)
+    num_classes = d.num_classes if conditional else None
+
+    def make() -> DomainClassifier:
+        return build_classifier(d.kind, d.sample_shape, cfg, time, num_classes, len(d.source_x), len(d.target_x))
+
+    def build() -> dict[str, Any]:
+        seed = stage_seed(ctx, "classifier", key)
+        seed_everything(seed)
+        clf = make()
+        ys, yt = _labels(ctx, conditional)
+        train_classifier(clf, cfg, d.source_x, d.target_x, torch_generator(seed), ctx.device, ys, yt, ctx.progress)
+        return {"state": {k: v.cpu() for k, v in clf.state_dict().items()}}
+
+    payload = ctx.cache.get_or_build("time-classifier" if time else "classifier", key, build)
+    clf = make()
+    clf.load_state_dict(payload["state"])
+    return clf.to(ctx.device).eval()
+
+
+@torch.no_grad()
+def source_log_ratios(ctx: FitContext, clf: DomainClassifier, conditional: bool, batch: int = 4096) -> torch.Tensor:
+    """log r̂(x_0) for every source sample: (m,)."""
+    d = ctx.data
+    ys, _ = _labels(ctx, conditional)
+    out = []
+    for i in range(0, len(d.source_x), batch):
+        x = d.source_x[i:i + batch].to(ctx.device)
+        y = None if ys is None else ys[i:i + batch].to(ctx.device)
+        out.append(clf.log_ratio(x, None, y).cpu())
+    return torch.cat(out)
+
+
+def guidance_network(ctx: FitContext, p: TGDPParams, log_r_src: torch.Tensor, ratio_key: Any,
+                     conditional: bool = False) -> GuidanceNet:
+    """h_psi regressed onto r̂ (identified by ``ratio_key``) with the configured regularisers; cached."""
+    d = ctx.data
+    cfg = p.guidance_config()
+    ys, yt = _labels(ctx, conditional)
+    key: dict[str, Any] = {"source": d.source_key, "target": d.target_key, "kind": d.kind, "ratio": ratio_key,
+                           "config": asdict(cfg), "conditional": conditional}
+    if cfg.eta_cycle > 0:
+        key["time_classifier"] = classifier_key(ctx, p.classifier_config(), conditional, time=True)
+    if cfg.eta_consistency > 0:
+        key["denoiser"] = source_key(ctx, p, conditional)
+    num_classes = d.num_classes if conditional else None
+
+    def build() -> dict[str, Any]:
+        tclf = domain_classifier(ctx, p.classifier_config(), conditional, time=True) if cfg.eta_cycle > 0 else None
+        eps_fn = None
+        if cfg.eta_consistency > 0:
+            model = source_denoiser(ctx, p, conditional).requires_grad_(False)
+            eps_fn = (lambda x, t, y: model(x, t, y)) if conditional else (lambda x, t, y: model(x, t, None))
+        seed = stage_seed(ctx, "guidance", key)
+        seed_everything(seed)
+        h = build_guidance(d.kind, d.sample_shape, cfg, num_classes)
+        train_guidance(h, cfg, d.source_x, log_r_src, torch_generator(seed), ctx.device, ys, d.target_x, yt,
+                       tclf, eps_fn, ctx.progress)
+        return {"state": {k: v.cpu() for k, v in h.state_dict().items()}}
+
+    payload = ctx.cache.get_or_build("guidance", key, build)
+    h = build_guidance(d.kind, d.sample_shape, cfg, num_classes)
+    h.load_state_dict(payload["state"])
+    return h.to(ctx.device).eval()

@@ -1,0 +1,35 @@
+"""domain-guidance (Zhong et al., ICLR 2025): classifier-free-guidance-style transfer.
+
+    eps = eps_src + w (eps_ft - eps_src)
+
+with eps_src the source model and eps_ft the finetuned model of the ``finetune`` method
+(the same cached stage, so it is trained once); w = 1 recovers finetuning.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from benchmark.api import FitContext
+from benchmark.registry import register_method
+from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, finetuned_denoiser, source_denoiser
+
+
+@dataclass(frozen=True)
+class DomainGuidanceParams(FinetuneParams):
+    w: float = 1.5
+
+
+@register_method("domain-guidance", "eps_src + w (eps_finetuned - eps_src), reusing the finetune stage")
+class DomainGuidance(DenoiserMethod):
+    Params = DomainGuidanceParams
+
+    def fit(self, ctx: FitContext) -> None:
+        p = self.params
+        self._bind(ctx, source_denoiser(ctx, p))
+        self.finetuned = finetuned_denoiser(ctx, p, p.finetune_steps, p.finetune_lr).to(ctx.device).eval()
+
+    def eps(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        e_src = self.model(x, t, None)
+        return e_src + self.params.w * (self.finetuned(x, t, None) - e_src)
