@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 import torch
+
+from benchmark.diffusion.checkpoint import CheckpointSpec
 
 if TYPE_CHECKING:
     from benchmark.artifacts import ArtifactCache
@@ -110,6 +113,11 @@ class FitContext:
         progress: whether to show progress bars.
         log: the run's logger.
         diagnostics: a dict the method may fill with extra metrics (ratio_error ...).
+        outputs: named arrays the method wants kept beside the record (saved to
+            ``outputs.npz`` in the run folder, e.g. a density-ratio grid for figures).
+        run_dir: the run's folder (None outside the runner).
+        checkpoint_every, checkpoint_keep: the checkpoint policy of long trainings
+            (every 0 disables); use :meth:`stage_checkpoint` / :meth:`run_checkpoint`.
     """
 
     spec: "RunSpec"
@@ -121,6 +129,23 @@ class FitContext:
     progress: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("benchmark.run"))
     diagnostics: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    run_dir: Optional[Path] = None
+    checkpoint_every: int = 0
+    checkpoint_keep: int = 2
+
+    def stage_checkpoint(self, stage: str, key: dict[str, Any]) -> Optional[CheckpointSpec]:
+        """Checkpoints for the training of a cached stage, beside its cache entry."""
+        if self.checkpoint_every <= 0:
+            return None
+        return CheckpointSpec(self.cache.checkpoint_dir(stage, key), self.checkpoint_every, self.checkpoint_keep)
+
+    def run_checkpoint(self, name: str) -> Optional[CheckpointSpec]:
+        """Checkpoints for a training of this run only (``<run>/checkpoints/<name>``);
+        the runner removes them once the run's done record is written."""
+        if self.checkpoint_every <= 0 or self.run_dir is None:
+            return None
+        return CheckpointSpec(self.run_dir / "checkpoints" / name, self.checkpoint_every, self.checkpoint_keep)
 
 
 class Method:

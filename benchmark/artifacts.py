@@ -4,7 +4,9 @@ An entry lives in ``<results>/artifacts/<stage>/<key>/`` where ``key`` is a shor
 SHA-256 of everything the stage depends on.  It holds ``payload.pt`` and ``meta.json``
 with the payload's SHA-256.  Builds run under a file lock, so concurrent processes
 build a stage once; a payload whose hash no longer matches is detected, moved aside
-(``damaged-<time>``, never silently deleted) and rebuilt.
+(``damaged-<time>``, never silently deleted) and rebuilt.  A long build may checkpoint its
+training into ``<stage>/<key>.ckpt/`` (:meth:`ArtifactCache.checkpoint_dir`), so a build
+killed half-way resumes there; the folder is removed once the payload is stored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +44,11 @@ class ArtifactCache:
 
     def path(self, stage: str, key: dict[str, Any]) -> Path:
         return self.root / stage / short_hash(key)
+
+    def checkpoint_dir(self, stage: str, key: dict[str, Any]) -> Path:
+        """Where the build of ``(stage, key)`` keeps its training checkpoints."""
+        folder = self.path(stage, key)
+        return folder.with_name(folder.name + ".ckpt")
 
     def _load(self, folder: Path) -> Any | None:
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
@@ -74,5 +82,6 @@ class ArtifactCache:
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(folder / "payload.pt", data)
             atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": key, "sha256": _sha256(data)}))
+            shutil.rmtree(self.checkpoint_dir(stage, key), ignore_errors=True)
             self.builds.append(f"{stage}/{folder.name}")
             return payload

@@ -4,6 +4,8 @@
     python -m benchmark run --all | --suite NAME [--tasks ..] [--methods ..] [--n-target ..] [--seeds ..]
     python -m benchmark status [--suite NAME] [--results DIR]
     python -m benchmark report [--results DIR] [--out DIR] [--paper]
+    python -m benchmark verify RUN_ID [--results DIR] [--rtol R] [--atol A] [--device D]
+    python -m benchmark prepare ecg --data-dir DIR [--cache DIR] [--rebuild] [--jobs N]
 """
 
 from __future__ import annotations
@@ -34,6 +36,25 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                    help="override a hyper-parameter; METHOD may be * for every method with that key")
 
 
+def _add_scale_out(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("dask, slurm and checkpoints")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask: connect to this scheduler (tcp://host:8786); default: start a local cluster of --jobs workers")
+    g.add_argument("--slurm-partition", default=None, metavar="NAME", help="slurm: partition")
+    g.add_argument("--slurm-time", type=int, default=None, metavar="MIN", help="slurm: time limit per run in minutes (60)")
+    g.add_argument("--slurm-gpus", type=int, default=None, metavar="N", help="slurm: GPUs per task (0)")
+    g.add_argument("--slurm-cpus", type=int, default=None, metavar="N", help="slurm: CPUs per task (default: --threads)")
+    g.add_argument("--slurm-mem-gb", type=float, default=None, metavar="GB", help="slurm: memory per task")
+    g.add_argument("--slurm-array-parallelism", type=int, default=None, metavar="N",
+                   help="slurm: at most N array tasks at once (default: --jobs)")
+    g.add_argument("--slurm-folder", default=None, metavar="DIR", help="slurm: submitit logs (default: RESULTS/slurm)")
+    g.add_argument("--slurm-cluster", default=None, choices=["slurm", "local"],
+                   help="slurm: 'local' runs the array as processes on this machine (to try a set-up)")
+    g.add_argument("--checkpoint-every", type=int, default=200, metavar="K",
+                   help="trainings save a checkpoint every K steps and resume from it (0: off; default 200)")
+    g.add_argument("--checkpoint-keep", type=int, default=2, metavar="N", help="keep the newest N checkpoints (2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark", description="tldm-bench: transfer learning of diffusion models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--all", action="store_true", help=f"run the default suite ({DEFAULT_SUITE}) and the report")
     p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--launcher", default=None, help="local | joblib (default: local, joblib when --jobs > 1)")
+    p.add_argument("--launcher", default=None,
+                   help="local | joblib | dask | slurm (default: local, joblib when --jobs > 1)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
@@ -56,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p.add_argument("--out", default="reports", help="report folder (default: reports/)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="real-data folder (ptbxl/, icbeb2018/) for the ECG tasks; sets TLDM_ECG_DIR for the runs")
+    _add_scale_out(p)
+
+    p = sub.add_parser("prepare", help="check a real-data folder and cache its preprocessed arrays")
+    p.add_argument("dataset", choices=["ecg"], help="ecg: PTB-XL (DIR/ptbxl/) and ICBEB2018 (DIR/icbeb2018/)")
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="the data folder (default: $TLDM_ECG_DIR)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="cache folder (default: $TLDM_ECG_CACHE, else DIR/.tldm-cache)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cache even when it is up to date")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes reading the records (default 1)")
 
     p = sub.add_parser("status", help="done / failed / missing runs per task x method x n_target")
     _add_common(p)
@@ -66,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default=None)
     p.add_argument("--out", default="reports")
     p.add_argument("--paper", action="store_true", help="regenerate the paper figure set into OUT/paper")
+
+    p = sub.add_parser("verify", help="rerun a done run in a fresh folder and compare its metrics with the record")
+    p.add_argument("run_id", metavar="RUN_ID", help="a run id (or a unique prefix of one)")
+    p.add_argument("--results", default="results", help="results folder (default: results/)")
+    p.add_argument("--rtol", type=float, default=0.05, help="relative tolerance for non-deterministic or GPU runs (0.05)")
+    p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance for non-deterministic or GPU runs (1e-4)")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="rerun on this device (default: the recorded one)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -90,7 +131,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.launchers import launch
+    from benchmark.launchers import executes_here, launch, launcher_options
     from benchmark.runner import ExecOptions, resolve_device
     from benchmark.status import format_plan, format_status
     from benchmark.store import check_writable
@@ -103,10 +144,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(format_plan(suite, specs))
         return 0
-    results = check_writable(Path(args.results))
-    resolve_device(args.device)
+    if args.data_dir:
+        os.environ["TLDM_ECG_DIR"] = str(Path(args.data_dir).expanduser().resolve())  # workers inherit it
+    for task in sorted({s.task for s in specs}):
+        getattr(regs.tasks.get(task), "preflight", lambda: None)()  # e.g. the data folder exists
     launcher = args.launcher or ("joblib" if args.jobs > 1 else "local")
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    kwargs = launcher_options(launcher, vars(args))
+    results = check_writable(Path(args.results))
+    if executes_here(launcher, vars(args)):
+        resolve_device(args.device)
+    if args.checkpoint_every < 0 or args.checkpoint_keep < 1:
+        raise BenchmarkError("--checkpoint-every needs 0 (off) or more steps and --checkpoint-keep 1 or more")
+    default_threads = (args.slurm_cpus or 1) if launcher == "slurm" else max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or default_threads
     opts = ExecOptions(
         results=str(results.resolve()),
         device=args.device,
@@ -115,16 +165,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         plugin_dirs=tuple(str(Path(p).resolve()) for p in args.plugins),
         progress=not args.quiet,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_keep=args.checkpoint_keep,
     )
-    counts = launch(launcher, specs, opts, jobs=args.jobs)
+    counts = launch(launcher, specs, opts, jobs=args.jobs, **kwargs)
     print(f"{len(specs)} runs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(format_status(specs, results))
     if not args.no_report:
         from benchmark.report import build_report
 
-        build_report(results, Path(args.out), regs=regs, planned=specs)
-        print(f"report written to {args.out}/")
-    return 1 if counts.get("failed") else 0
+        print(build_report(results, Path(args.out), regs=regs, planned=specs).format())
+    return 1 if counts.get("failed") or counts.get("lost") else 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from benchmark.ecg.prepare import prepare
+
+    prepare(args.data_dir, args.cache, rebuild=args.rebuild, jobs=args.jobs)
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -148,12 +206,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         from benchmark.planner import plan
 
         planned = plan(regs.suites.get(args.suite)(), regs)
-    build_report(results, Path(args.out), regs=regs, planned=planned, paper=args.paper)
-    print(f"report written to {args.out}/")
+    print(build_report(results, Path(args.out), regs=regs, planned=planned, paper=args.paper).format())
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "report": cmd_report}
+def cmd_verify(args: argparse.Namespace) -> int:
+    from benchmark.verify import verify
+
+    if args.rtol < 0 or args.atol < 0:
+        raise BenchmarkError("--rtol and --atol must be 0 or more")
+    result = verify(Path(args.results), args.run_id, rtol=args.rtol, atol=args.atol, device=args.device,
+                    progress=not args.quiet)
+    print(result.format())
+    return 0 if result.ok else 1
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "prepare": cmd_prepare, "status": cmd_status, "report": cmd_report,
+            "verify": cmd_verify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

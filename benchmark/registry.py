@@ -25,7 +25,7 @@ KINDS = ("method", "task", "metric", "suite", "figure")
 _MARK = "__tldm_registration__"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_PLUGIN_DIRS = (REPO_ROOT / "datasets", REPO_ROOT / "methods")
-BUILTIN_MODULES = ("benchmark.metrics.sample_metrics", "benchmark.suites")
+BUILTIN_MODULES = ("benchmark.metrics.sample_metrics", "benchmark.metrics.ecg_metrics", "benchmark.suites")
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,20 @@ class Entry(Generic[T]):
     origin: str
 
 
+def _marks(obj: Any) -> tuple[tuple[str, str, str], ...]:
+    """The registrations made on ``obj`` itself; a subclass does not inherit its parent's."""
+    try:
+        return tuple(vars(obj).get(_MARK, ()))
+    except TypeError:  # no __dict__
+        return tuple(getattr(obj, _MARK, ()))
+
+
 def _register(kind: str, name: str, description: str) -> Callable[[T], T]:
     if not name or not isinstance(name, str):
         raise BenchmarkError(f"a {kind} needs a non-empty string name")
 
     def mark(obj: T) -> T:
-        marks = list(getattr(obj, _MARK, ()))
+        marks = list(_marks(obj))
         marks.append((kind, name, description or (obj.__doc__ or "").strip().split("\n")[0]))
         setattr(obj, _MARK, tuple(marks))
         return obj
@@ -73,7 +81,7 @@ def register_suite(name: str, description: str = "") -> Callable[[T], T]:
 
 
 def register_figure(name: str, description: str = "") -> Callable[[T], T]:
-    """Mark a figure function ``f(frame, out_dir) -> list[Path]``."""
+    """Mark a figure function ``f(data: ReportData) -> dict[str, Figure]`` (see benchmark.report.figures)."""
     return _register("figure", name, description)
 
 
@@ -168,7 +176,7 @@ def _plugin_files(folder: Path) -> list[Path]:
 
 def _collect(module: ModuleType, regs: Registries, origin: str) -> None:
     for value in list(vars(module).values()):
-        for kind, name, description in getattr(value, _MARK, ()):
+        for kind, name, description in _marks(value):
             if getattr(value, "__module__", module.__name__) != module.__name__:
                 continue  # imported from elsewhere; registered by its own module
             regs.by_kind(kind).add(Entry(kind, name, value, description, origin))
@@ -186,9 +194,10 @@ def load_registries(plugin_dirs: Iterable[str | Path] = ()) -> Registries:
     for mod_name in BUILTIN_MODULES:
         module = importlib.import_module(mod_name)
         _collect(module, regs, mod_name)
-    from benchmark.report import figures  # noqa: F401  (figures register themselves)
+    from benchmark.report.figures import figure_modules
 
-    _collect(figures, regs, figures.__name__)
+    for module in figure_modules():
+        _collect(module, regs, module.__name__)
     for folder in [*BUILTIN_PLUGIN_DIRS, *map(Path, extra)]:
         for path in _plugin_files(Path(folder)):
             _collect(load_plugin_file(path), regs, str(path))

@@ -22,6 +22,7 @@ import torch
 from benchmark import SCHEMA_VERSION
 from benchmark.api import FitContext
 from benchmark.artifacts import ArtifactCache
+from benchmark.diffusion.checkpoint import clear as clear_checkpoints
 from benchmark.errors import BenchmarkError
 from benchmark.metrics.context import EvalContext, metric_doc
 from benchmark.params import params_to_dict, resolve_params
@@ -44,6 +45,8 @@ class ExecOptions:
     plugin_dirs: tuple[str, ...] = ()
     progress: bool = False
     save_samples: bool = True
+    checkpoint_every: int = 200
+    checkpoint_keep: int = 2
 
 
 def resolve_device(name: str) -> torch.device:
@@ -97,7 +100,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     timings["data_s"] = time.perf_counter() - t0
 
     cache = ArtifactCache(Path(opts.results) / "artifacts")
-    ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log)
+    ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log,
+                     run_dir=folder, checkpoint_every=opts.checkpoint_every, checkpoint_keep=opts.checkpoint_keep)
     method = method_cls(hparams)
     t0 = time.perf_counter()
     method.fit(ctx)
@@ -132,6 +136,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         if labels is not None:
             arrays["labels"] = labels.numpy()
         np.savez_compressed(folder / "samples.npz", **arrays)
+        if ctx.outputs:
+            np.savez_compressed(folder / "outputs.npz", **{k: np.asarray(v) for k, v in ctx.outputs.items()})
     return {
         "metrics": metrics,
         "metric_info": info,
@@ -153,7 +159,21 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
 
 
 def execute(spec: RunSpec, opts: ExecOptions) -> str:
-    """Execute one run; returns ``done``, ``failed``, ``skipped`` or ``locked``."""
+    """Execute one run; returns ``done``, ``failed``, ``skipped`` or ``locked``.
+
+    An ``OSError`` of the results folder (it became unwritable, the disk is full ...) ends
+    the call with a one-line :class:`BenchmarkError`; records already written stay as they are.
+    """
+    try:
+        return _execute(spec, opts)
+    except OSError as exc:
+        raise BenchmarkError(
+            f"cannot write run {spec.run_id} into {opts.results} ({exc}); finished runs are kept there: "
+            "make the folder writable (or free space) and run the same command again"
+        ) from None
+
+
+def _execute(spec: RunSpec, opts: ExecOptions) -> str:
     store = RunStore(Path(opts.results))
     rid = spec.run_id
     lock = store.try_lock(rid)
@@ -194,6 +214,8 @@ def execute(spec: RunSpec, opts: ExecOptions) -> str:
             handler.close()
         record["finished"] = time.time()
         store.write_record(rid, record)
+        if record["status"] == DONE:
+            clear_checkpoints(folder / "checkpoints")
         return record["status"]
     finally:
         lock.release()

@@ -9,6 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from benchmark.spec import RunSpec, Suite
+from benchmark.jobs import job_states
 from benchmark.store import MISSING, RUNNING, RunStore
 
 
@@ -42,6 +43,10 @@ def status_frame(specs: Sequence[RunSpec], results: Path) -> pd.DataFrame:
         task, method, n = _cell(s)
         rows.append({"task": task, "method": method, "n_target": n, "trial": s.trial, "run_id": s.run_id,
                      "status": status, "reason": st.reason})
+    # runs without a record that were submitted to SLURM: queued, running or failed there
+    jobs = job_states([store.folder(r["run_id"]) for r in rows if r["status"] == MISSING])
+    for r in rows:
+        r["status"], r["reason"] = jobs.get(store.folder(r["run_id"]), (r["status"], r["reason"]))
     return pd.DataFrame(rows, columns=["task", "method", "n_target", "trial", "run_id", "status", "reason"])
 
 
@@ -52,10 +57,11 @@ def format_status(specs: Sequence[RunSpec], results: Path) -> str:
         return "no runs planned"
     counts = frame.pivot_table(index=["task", "method", "n_target"], columns="status", values="run_id",
                                aggfunc="count", fill_value=0)
-    for col in ("done", "failed", "corrupt", "running", "missing"):
+    columns = ["done", "failed", "corrupt", "running", "missing"] + (["queued"] if "queued" in counts else [])
+    for col in columns:
         if col not in counts:
             counts[col] = 0
-    counts = counts[["done", "failed", "corrupt", "running", "missing"]]
+    counts = counts[columns]
     out = [counts.to_string()]
     bad = frame[frame.status.isin(["failed", "corrupt"])]
     for row in bad.itertuples():

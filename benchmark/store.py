@@ -118,7 +118,7 @@ class RunStore:
         return RecordState(status, record, reason)
 
     def archive(self, run_id: str, why: str) -> Optional[Path]:
-        """Move the current record (and samples) into ``history/``; returns where."""
+        """Move the current record (and its samples and outputs) into ``history/``; returns where."""
         folder = self.folder(run_id)
         src = folder / "record.json"
         if not src.exists():
@@ -128,8 +128,9 @@ class RunStore:
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9:09d}"
         dst = hist / f"record.{why}.{stamp}.json"
         os.replace(src, dst)
-        if (folder / "samples.npz").exists():
-            os.replace(folder / "samples.npz", hist / f"samples.{why}.{stamp}.npz")
+        for name in ("samples", "outputs"):  # the arrays that belong to this record
+            if (folder / f"{name}.npz").exists():
+                os.replace(folder / f"{name}.npz", hist / f"{name}.{why}.{stamp}.npz")
         return dst
 
     def write_spec(self, run_id: str, spec_dict: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ class LoRA(DenoiserMethod):
         seed_everything(ctx.seed("init", "lora"))
         adapters = apply_lora(model, p.rank, p.alpha, generator=torch_generator(ctx.seed("init", "lora-A")))
         fit_denoiser(model, d.target_x, None, p.finetune_steps, min(p.batch, len(d.target_x)), p.finetune_lr,
-                     torch_generator(ctx.seed("train")), ctx.device, params=adapters, progress=ctx.progress, desc="lora")
+                     torch_generator(ctx.seed("train")), ctx.device, params=adapters, progress=ctx.progress, desc="lora",
+                     checkpoint=ctx.run_checkpoint("lora"), log=ctx.log)
         ctx.diagnostics["trainable_params"] = float(sum(a.numel() for a in adapters))
         self._bind(ctx, merge_lora(model))

@@ -8,12 +8,16 @@ Mini-batches, times and noise are drawn from one CPU generator, so a run is repr
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+import logging
+import math
+from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.diffusion import checkpoint as ckpt
+from benchmark.diffusion.checkpoint import CheckpointSpec
 from benchmark.diffusion.schedule import VPSchedule
 
 
@@ -26,17 +30,49 @@ def optimise(
     desc: str = "train",
     ema_model: Optional[nn.Module] = None,
     ema_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    checkpoint: Optional[CheckpointSpec] = None,
+    generators: Sequence[torch.Generator] = (),
+    modules: Sequence[nn.Module] = (),
+    log: Optional[logging.Logger] = None,
+    cosine: bool = True,
 ) -> list[float]:
-    """Adam on ``loss_fn(step)`` for ``steps`` steps; returns the loss trace.
+    """Adam (AdamW when ``weight_decay > 0``) on ``loss_fn(step)`` for ``steps`` steps; returns the loss trace.
+
+    The learning rate follows a cosine decay lr_k = lr * (1 + cos(pi k / steps)) / 2
+    (a function of the step only, so a resumed run gets the same schedule); ``cosine=False``
+    keeps it constant.
 
     With ``ema_model`` and ``ema_decay > 0`` the parameters of ``ema_model`` are
     replaced at the end by their exponential moving average.
+
+    With ``checkpoint``, the state (parameters, buffers of ``modules``, optimiser, EMA,
+    the states of ``generators`` and torch's global RNG, the loss trace) is saved every
+    ``checkpoint.every`` steps, and a call finding a checkpoint of the same training
+    resumes after its step (see :mod:`benchmark.diffusion.checkpoint`).  For a
+    bit-identical resume ``loss_fn`` must draw its randomness from ``generators`` (or
+    torch's global RNG) only.
     """
     params = [p for p in params if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay > 0 else torch.optim.Adam(params, lr=lr)
     ema = [p.detach().clone() for p in params] if ema_decay > 0 else None
-    trace = []
-    for step in tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=1.0):
+    trace: list[float] = []
+    start = 0
+    state = None
+    if checkpoint is not None and checkpoint.every > 0:
+        signature = {"steps": int(steps), "lr": float(lr), "weight_decay": float(weight_decay),
+                     "ema_decay": float(ema_decay), "shapes": [list(p.shape) for p in params],
+                     "generators": len(generators)}
+        state = ckpt.TrainState(params, opt, ema, tuple(generators), tuple(modules), signature)
+        found = ckpt.load_latest(checkpoint, signature, log)
+        if found is not None:
+            start, trace = state.load_state_dict(found[1])
+            (log or logging.getLogger(__name__)).info("%s resumed from %s (step %d of %d)", desc, found[0], start, steps)
+    for step in tqdm(range(start, steps), desc=desc, disable=not progress, leave=False, mininterval=1.0,
+                     initial=start, total=steps):
+        if cosine:
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps)))
         loss = loss_fn(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -46,6 +82,8 @@ def optimise(
                 for e, p in zip(ema, params):
                     e.lerp_(p.detach(), 1.0 - ema_decay)
         trace.append(float(loss.detach()))
+        if state is not None and checkpoint.due(step + 1, steps):
+            ckpt.save(checkpoint, state.state_dict(step + 1, trace))
     if ema is not None:
         with torch.no_grad():
             for e, p in zip(ema, params):
@@ -87,8 +125,12 @@ def fit_denoiser(
     progress: bool = False,
     desc: str = "denoiser",
     params: Optional[Iterable[torch.nn.Parameter]] = None,
+    checkpoint: Optional[CheckpointSpec] = None,
+    log: Optional[logging.Logger] = None,
 ) -> list[float]:
-    """Train ``model`` (in place, on ``device``) by DSM on x: (N, ...), labels y: (N,)."""
+    """Train ``model`` (in place, on ``device``) by DSM on x: (N, ...), labels y: (N,).
+
+    ``checkpoint`` makes the training resumable (see :func:`optimise`)."""
     sched = VPSchedule()
     model.to(device).train()
     x = x.to(device)
@@ -100,6 +142,7 @@ def fit_denoiser(
         return dsm_loss(model, sched, x[idx], None if y is None else y[idx], generator, None if w is None else w[idx])
 
     trace = optimise(model.parameters() if params is None else params, loss, steps, lr, progress, desc,
-                     ema_model=model, ema_decay=ema_decay)
+                     ema_model=model, ema_decay=ema_decay, checkpoint=checkpoint, generators=(generator,),
+                     modules=(model,), log=log)
     model.eval()
     return trace

@@ -27,7 +27,12 @@ def median_bandwidth(x: torch.Tensor, max_n: int = 1000) -> float:
 
 
 def _kernel(d2: torch.Tensor, bandwidths: Sequence[float]) -> torch.Tensor:
-    return torch.stack([torch.exp(-d2 / (2.0 * b * b)) for b in bandwidths]).mean(0)
+    """mean_b exp(-d2 / (2 b^2)) for squared distances d2: (n, m), summed into one (n, m) buffer
+    (stacking len(bandwidths) copies first made the metric several times slower)."""
+    out = torch.zeros_like(d2)
+    for b in bandwidths:
+        out.add_(torch.exp(d2 * (-0.5 / (b * b))))
+    return out.div_(len(bandwidths))
 
 
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float]) -> float:

@@ -1,5 +1,5 @@
-"""Reports from records: tidy CSV, missing list, tables and figures."""
+"""Reports from records: tidy CSV, missing list, tables (LaTeX/Markdown/CSV) and figures."""
 
-from benchmark.report.build import build_report
+from benchmark.report.build import ReportSummary, build_report
 
-__all__ = ["build_report"]
+__all__ = ["ReportSummary", "build_report"]

@@ -1,58 +1,174 @@
-"""Consolidate run records into a tidy frame and write the report folder."""
+"""``build_report``: records -> tidy CSV, missing list, tables, figures and an index.
+
+Layout of the report folder ``OUT`` (default ``reports/``):
+
+    records.csv                  one row per done run x metric, with the spec columns
+    missing.csv                  planned runs with no done record, each with its reason
+    tables/<slug>/<metric>.{tex,md,csv}   rows: methods, columns: n_target
+    tables/<slug>/main.{tex,md,csv}       the headline metrics side by side
+    tables/document.tex          a minimal LaTeX document that inputs every table
+    figures/<figure>__<slug>.{pdf,png}    every registered figure that has data
+    paper/                       with ``--paper``: the paper set (numbered figures, main tables)
+    README.md                    what was generated, from which records, and when
+
+``tables/``, ``figures/`` and ``paper/`` are rewritten from scratch on each call, so they
+never mix outputs of two record sets.  Everything but README's timestamp is a function of
+the records (and of the plan).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Optional, Sequence
 
 import pandas as pd
 
 from benchmark.registry import Registries
-from benchmark.spec import RunSpec
-from benchmark.status import status_frame
-from benchmark.store import RunStore, atomic_write_text
-
-SPEC_COLUMNS = ["run_id", "suite", "task", "task_params", "method", "n_target", "trial"]
-
-
-def tidy_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run x metric with the spec columns (task params as a compact string)."""
-    rows = []
-    for rec in records:
-        spec = rec["spec"]
-        extra = ",".join(f"{k}={v}" for k, v in sorted(spec["task_params"].items()) if k not in ("n_target", "n_eval"))
-        for metric, value in sorted(rec.get("metrics", {}).items()):
-            rows.append({
-                "run_id": rec["run_id"], "suite": spec["suite"], "task": spec["task"], "task_params": extra,
-                "method": spec["method"], "n_target": int(spec["task_params"].get("n_target", -1)),
-                "trial": int(spec["trial"]), "metric": metric, "value": float(value),
-            })
-    frame = pd.DataFrame(rows, columns=SPEC_COLUMNS + ["metric", "value"])
-    return frame.sort_values(SPEC_COLUMNS[2:] + ["metric"], kind="stable").reset_index(drop=True)
+from benchmark.report.data import FigureSkipped, ReportData
+from benchmark.report.metric_info import is_headline
+from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
+from benchmark.report.tables import table_data, write_table
+from benchmark.spec import RunSpec, canonical_json
+from benchmark.store import atomic_write_text
 
 
-def summary_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Rows: methods; columns: n_target; cells 'mean ± std (k)' over trials."""
-    sub = frame[frame.metric == metric]
-    agg = sub.groupby(["method", "n_target"]).value.agg(["mean", "std", "count"]).reset_index()
-    agg["cell"] = agg.apply(lambda r: f"{r['mean']:.4f} ± {0.0 if pd.isna(r['std']) else r['std']:.4f}", axis=1)
-    return agg.pivot(index="method", columns="n_target", values="cell").fillna("–")
+# tables/document.tex: every fragment in a minimal document (cd tables && pdflatex document.tex)
+LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
 
 
-def build_report(results: Path, out: Path, regs: Registries, planned: Sequence[RunSpec] | None = None,
-                 paper: bool = False) -> None:
-    """Write ``records.csv``, ``missing.csv`` and one Markdown table per (task, metric)."""
+@dataclass
+class ReportSummary:
+    """What one ``build_report`` call wrote (paths relative to the report folder)."""
+
+    out: Path
+    records: int
+    plan: str
+    tables: dict[str, list[str]] = field(default_factory=dict)  # setting -> table stems
+    figures: dict[str, list[str]] = field(default_factory=dict)  # figure -> files (no suffix)
+    skipped: dict[str, str] = field(default_factory=dict)  # figure -> reason
+    paper: list[str] = field(default_factory=list)
+    missing: int = 0
+    fingerprint: str = ""
+
+    def format(self) -> str:
+        """One line for the CLI."""
+        tables = sum(len(v) for v in self.tables.values())
+        figures = sum(len(v) for v in self.figures.values())
+        text = f"report written to {self.out}/: {tables} tables, {figures} figures"
+        if self.skipped:
+            text += f" ({len(self.skipped)} not drawn for lack of data, see README.md)"
+        if self.paper:
+            text += f", paper set in {self.out / 'paper'}/"
+        if self.missing:
+            text += f"; {self.missing} expected runs have no done record (missing.csv)"
+        return text
+
+
+def records_fingerprint(runs: RunSet) -> str:
+    """SHA-256 prefix of the used records' ids and metrics: equal fingerprints, equal report."""
+    items = sorted((rid, rec.get("metrics", {})) for rid, rec in runs.records.items())
+    return hashlib.sha256(canonical_json(items).encode()).hexdigest()[:16]
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path) -> dict[str, list[str]]:
+    """One table per (setting, metric) and a main table of the headline metrics per setting."""
+    written: dict[str, list[str]] = {}
+    for setting in sorted(tidy.setting.unique()):
+        metrics = sorted(tidy[tidy.setting == setting].metric.unique())
+        data = None
+        for metric in metrics:
+            data = table_data(runs, tidy, setting, [metric])
+            write_table(data, folder / data.slug, metric)
+            written.setdefault(setting, []).append(f"{data.slug}/{metric}")
+        headline = [m for m in metrics if is_headline(m)]
+        if headline and data is not None:
+            main = table_data(runs, tidy, setting, headline)
+            write_table(main, folder / main.slug, "main")
+            written[setting].insert(0, f"{main.slug}/main")
+    inputs = "".join(f"\\input{{{stem}}}\n\\clearpage\n" for stems in written.values() for stem in stems)
+    atomic_write_text(folder / "document.tex", f"{LATEX_PREAMBLE}{inputs}\\end{{document}}\n")
+    return written
+
+
+def render_figures(data: ReportData, regs: Registries, folder: Path,
+                   names: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Render the named figures into ``folder``; returns (written stems, skipped reasons)."""
+    from benchmark.report.style import figure_style, save_figure
+
+    written: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        fn = regs.figures.get(name)
+        with figure_style():
+            try:
+                figs = fn(data)
+            except FigureSkipped as exc:
+                skipped[name] = str(exc)
+                continue
+            for variant in sorted(figs):
+                stem = name + (f"__{variant}" if variant else "")
+                save_figure(figs[variant], folder, stem)
+                written.setdefault(name, []).append(stem)
+    return written, skipped
+
+
+def write_paper_set(summary: ReportSummary, folder: Path) -> list[str]:
+    """Copy the paper figures (numbered in PAPER_FIGURES order) and the main tables into ``folder``."""
+    from benchmark.report.figures import PAPER_FIGURES
+
+    items = []
+    for k, name in enumerate(PAPER_FIGURES, start=1):
+        for stem in summary.figures.get(name, []):
+            for suffix in (".pdf", ".png"):
+                shutil.copyfile(summary.out / "figures" / f"{stem}{suffix}", folder / f"fig{k:02d}-{stem}{suffix}")
+            items.append(f"fig{k:02d}-{stem}")
+    for stems in summary.tables.values():
+        if stems and stems[0].endswith("/main"):
+            slug = stems[0].split("/")[0]
+            for suffix in (".tex", ".md", ".csv"):
+                shutil.copyfile(summary.out / "tables" / f"{stems[0]}{suffix}", folder / f"table-{slug}{suffix}")
+            items.append(f"table-{slug}")
+    return items
+
+
+def build_report(results: Path, out: Path, regs: Registries, planned: Optional[Sequence[RunSpec]] = None,
+                 paper: bool = False) -> ReportSummary:
+    """Write the report folder (see the module docstring) from the records in ``results``.
+
+    Args:
+        results: the results folder (``<results>/runs/<run_id>/``).
+        out: the report folder.
+        regs: the registries (tasks for closed forms and defaults, figures).
+        planned: the planned runs (``run --all``, ``report --suite``); without it the grid
+            is inferred from the records.
+        paper: also write the paper set into ``out/paper/``.
+    """
+    from benchmark.report.readme import write_readme
+
+    results, out = Path(results), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = RunStore(results).done_records()
-    frame = tidy_frame(records)
-    atomic_write_text(out / "records.csv", frame.to_csv(index=False))
-    if planned is not None:
-        st = status_frame(planned, results)
-        missing = st[st.status != "done"]
-        atomic_write_text(out / "missing.csv", missing.to_csv(index=False))
-    for (task, params), group in frame.groupby(["task", "task_params"]):
-        name = task + (f"[{params}]" if params else "")
-        lines = [f"# {name}", ""]
-        for metric in sorted(group.metric.unique()):
-            lines += [f"## {metric}", "", summary_table(group, metric).to_markdown(), ""]
-        atomic_write_text(out / f"{name.replace('/', '_')}.md", "\n".join(lines))
+    runs = collect_runs(results, regs, planned)
+    tidy = tidy_frame_from(runs)
+    summary = ReportSummary(out=out, records=len(runs.records), plan=runs.plan, fingerprint=records_fingerprint(runs))
+    atomic_write_text(out / "records.csv", tidy.to_csv(index=False, float_format="%.10g"))
+    missing = runs.missing()
+    summary.missing = len(missing)
+    atomic_write_text(out / "missing.csv", missing.to_csv(index=False))
+    summary.tables = write_tables(runs, tidy, _fresh(out / "tables"))
+    data = ReportData(results=results, runs=runs, tidy=tidy, regs=regs)
+    summary.figures, summary.skipped = render_figures(data, regs, _fresh(out / "figures"), regs.figures.names())
+    if paper:
+        summary.paper = write_paper_set(summary, _fresh(out / "paper"))
+    write_readme(summary, runs, results, regs)
+    return summary
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 import torch
@@ -34,11 +34,31 @@ class DenoiserParams:
     sampler: Literal["dpm2", "dpm1", "euler"] = "dpm2"
     sample_steps: int = 25
 
+    def __post_init__(self) -> None:
+        # batch=0 trained nothing (empty batches, zero gradients) and sample_steps=0 returned the
+        # initial noise, both as "done" runs; reject such values when the spec is planned.
+        low = {"width": 1, "depth": 1, "batch": 1, "sample_steps": 1, "source_epochs": 0}
+        bad = [f"{k}={getattr(self, k)!r} (needs >= {m})" for k, m in low.items() if getattr(self, k) < m]
+        if not self.lr > 0:
+            bad.append(f"lr={self.lr!r} (needs > 0)")
+        if not 0.0 <= self.ema < 1.0:
+            bad.append(f"ema={self.ema!r} (needs 0 <= ema < 1)")
+        if bad:
+            raise ValueError("; ".join(bad))
+
     def arch(self) -> dict[str, Any]:
         return {"width": self.width, "depth": self.depth}
 
     def source_training(self) -> dict[str, Any]:
         return {"lr": self.lr, "batch": self.batch, "source_epochs": self.source_epochs, "ema": self.ema}
+
+
+@dataclass(frozen=True)
+class FinetuneParams(DenoiserParams):
+    """Denoiser parameters plus the finetuning budget on the target samples."""
+
+    finetune_steps: int = 1000
+    finetune_lr: float = 1e-4
 
 
 def stage_seed(ctx: FitContext, stage: str, key: dict[str, Any]) -> int:
@@ -58,7 +78,8 @@ def _train_new(ctx: FitContext, stage: str, key: dict[str, Any], p: DenoiserPara
     seed_everything(seed)
     model = _build(ctx, p, conditional) if init is None else copy.deepcopy(init)
     trace = fit_denoiser(model, x, y if conditional else None, steps, batch, lr, torch_generator(seed), ctx.device,
-                         weights=weights, ema_decay=p.ema, progress=ctx.progress, desc=stage)
+                         weights=weights, ema_decay=p.ema, progress=ctx.progress, desc=stage,
+                         checkpoint=ctx.stage_checkpoint(stage, key), log=ctx.log)
     ctx.log.info("%s trained: %d steps, final loss %.4f", stage, steps, sum(trace[-50:]) / max(1, len(trace[-50:])))
     return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "final_loss": trace[-1] if trace else None}
 

@@ -1,0 +1,140 @@
+"""ECG figures: generated leads beside real ones, a PCA embedding, downstream AUC.
+
+ECG samples are ``(N, leads, length)`` arrays at :data:`benchmark.ecg.leads.SAMPLE_RATE_HZ`
+(the 8 independent leads I, II, V1-V6).  "Real" records are the task's held-out target
+set (``TaskData.test_x``), rebuilt from the task; a task whose data cannot be rebuilt
+here (e.g. a real data set without its folder) gets its real column marked unavailable,
+and no embedding.  Each method is shown at its largest n_target, smallest trial.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Optional
+
+import numpy as np
+
+from benchmark.registry import register_figure
+from benchmark.report.data import FigureSkipped, ReportData
+from benchmark.report.figures.curves import metric_panels
+from benchmark.report.plotting import suptitle
+
+SHOWN_LEADS = 4
+EMBED_POINTS = 300
+AUC_PATTERNS = ("downstream_auc", "*macro_auc*")
+
+
+def _ecg_settings(data: ReportData) -> list[str]:
+    return [s for s in data.settings() if (shape := data.sample_shape(s)) is not None and len(shape) == 2]
+
+
+def _lead_names(n_leads: int) -> list[str]:
+    from benchmark.ecg.leads import LEADS_8, LEADS_12
+
+    return list({8: LEADS_8, 12: LEADS_12}.get(n_leads, [f"lead {i}" for i in range(n_leads)]))
+
+
+def _generated(data: ReportData, setting: str) -> tuple[int, dict[str, np.ndarray], Any]:
+    """(n_target, {variant: samples}, a run of that n_target) at the setting's largest n_target."""
+    n = int(data.done(setting).n_target.max())
+    out, any_run = {}, None
+    for v in data.variants(setting):
+        run = data.first_run(setting, v, n)
+        arrays = None if run is None else data.arrays(run.run_id)
+        if arrays is not None and "samples" in arrays:
+            out[v] = arrays["samples"]
+            any_run = run
+    return n, out, any_run
+
+
+def _real(data: ReportData, run: Any) -> Optional[np.ndarray]:
+    td = None if run is None else data.task_data(run)
+    return None if td is None else td.test_x.numpy()
+
+
+@register_figure("ecg-leads", "ECG: generated leads of each method beside a real held-out record")
+def ecg_leads(data: ReportData) -> dict[str, Any]:
+    from benchmark.ecg.leads import SAMPLE_RATE_HZ
+    from benchmark.report.style import new_figure
+
+    out = {}
+    for setting in _ecg_settings(data):
+        n, gen, run = _generated(data, setting)
+        if not gen:
+            continue
+        real = _real(data, run)
+        rows = [("real (held-out)", None if real is None else real[0])] + [(v, x[0]) for v, x in gen.items()]
+        n_leads = next(iter(gen.values())).shape[1]
+        names = _lead_names(n_leads)
+        shown = list(range(min(SHOWN_LEADS, n_leads)))
+        fig, axes = new_figure(len(rows), len(shown), panel=1.6, sharex=True, sharey="col")
+        for i, (label, rec) in enumerate(rows):
+            for j, lead in enumerate(shown):
+                ax = axes[i][j]
+                if rec is None:
+                    ax.text(0.5, 0.5, "real data unavailable", ha="center", va="center", transform=ax.transAxes)
+                else:
+                    t = np.arange(rec.shape[-1]) / SAMPLE_RATE_HZ
+                    ax.plot(t, rec[lead], color="k" if i == 0 else "C0", linewidth=0.6)
+                if i == 0:
+                    ax.set_title(names[lead])
+                if j == 0:
+                    ax.set_ylabel(label)
+                if i == len(rows) - 1:
+                    ax.set_xlabel("time (s)")
+        suptitle(fig, f"{setting}: first generated record per method (n_target = {n}) and a real one")
+        out[data.done(setting).slug.iloc[0]] = fig
+    if not out:
+        raise FigureSkipped("no done ECG run (samples of shape (N, leads, length)) saved samples.npz")
+    return out
+
+
+@register_figure("ecg-embedding", "ECG: PCA of real vs generated records (flattened signals), one panel per method")
+def ecg_embedding(data: ReportData) -> dict[str, Any]:
+    from benchmark.report.style import new_figure
+
+    out, reasons = {}, []
+    for setting in _ecg_settings(data):
+        n, gen, run = _generated(data, setting)
+        real = _real(data, run)
+        if not gen or real is None:
+            reasons.append(f"{setting}: real records cannot be rebuilt here")
+            continue
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, svd_solver="full").fit(real[:EMBED_POINTS].reshape(min(len(real), EMBED_POINTS), -1))
+        r2 = pca.transform(real[:EMBED_POINTS].reshape(min(len(real), EMBED_POINTS), -1))
+        cols = min(4, len(gen))
+        rows = -(-len(gen) // cols)
+        fig, axes = new_figure(rows, cols, panel=2.0, sharex=True, sharey=True)
+        flat = [ax for row in axes for ax in row]
+        for ax, (v, x) in zip(flat, gen.items()):
+            g2 = pca.transform(x[:EMBED_POINTS].reshape(min(len(x), EMBED_POINTS), -1))
+            ax.scatter(r2[:, 0], r2[:, 1], s=3, color="0.6", label="real", rasterized=True)
+            ax.scatter(g2[:, 0], g2[:, 1], s=3, color="C0", label="generated", rasterized=True)
+            ax.set_title(v)
+        for ax in flat[len(gen):]:
+            ax.set_visible(False)
+        flat[0].legend(loc="best")
+        suptitle(fig, f"{setting}: PCA (fit on real) of real vs generated records, n_target = {n}")
+        out[data.done(setting).slug.iloc[0]] = fig
+    if not out:
+        raise FigureSkipped("; ".join(reasons) or "no done ECG run saved samples.npz")
+    return out
+
+
+@register_figure("ecg-downstream-auc", "ECG: downstream macro-AUC against n_target, one line per method")
+def ecg_downstream_auc(data: ReportData) -> dict[str, Any]:
+    out = {}
+    for setting in data.settings():
+        tidy = data.tidy[data.tidy.setting == setting]
+        metrics = sorted(m for m in tidy.metric.unique() if any(fnmatch.fnmatchcase(m, p) for p in AUC_PATTERNS))
+        if not metrics:
+            continue
+        out[data.done(setting).slug.iloc[0]] = metric_panels(
+            tidy, metrics, "n_target", "variant", data.variants(setting),
+            f"{setting}: downstream classifier on generated records (error bars: std over seeds, "
+            "or the bootstrap interval for single-seed points)", "n_target", True)
+    if not out:
+        raise FigureSkipped("no done record has a downstream_auc metric (ECG tasks)")
+    return out

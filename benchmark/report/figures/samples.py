@@ -1,0 +1,159 @@
+"""Figures of 2-D samples and of the density ratio, over the exact target contours.
+
+Every panel shows the run of its cell with the smallest trial and its first
+:data:`~benchmark.report.plotting.SCATTER_POINTS` samples, so the figure is fixed for
+fixed records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from benchmark.registry import register_figure
+from benchmark.report.data import FigureSkipped, ReportData
+from benchmark.report.plotting import SCATTER_POINTS, density_grid, draw_contours, scatter_limits, suptitle
+
+PANEL = 1.5
+
+
+def _two_d_settings(data: ReportData) -> list[str]:
+    return [s for s in data.settings() if data.sample_shape(s) == (2,)]
+
+
+def _target_contours(data: ReportData, setting: str) -> tuple[Optional[tuple], tuple[float, float], dict[int, Any]]:
+    """Exact target density grid, axis limits and the task data per n_target of a setting."""
+    done = data.done(setting)
+    built = {}
+    for n in sorted(done.n_target.unique()):
+        run = done[done.n_target == n].sort_values(["trial", "run_id"]).iloc[0]
+        built[int(n)] = data.task_data(run)
+    td = next((t for t in built.values() if t is not None), None)
+    fallback = np.concatenate([a["samples"] for a in (data.arrays(r) for r in done.run_id[:20]) if a is not None])
+    lims = scatter_limits(None if td is None else td.test_x.numpy(), fallback)
+    grid = None
+    if td is not None and td.closed_form is not None:
+        grid = density_grid(td.closed_form.target.log_prob, lims)
+    return grid, lims, built
+
+
+def _sample_grid(data: ReportData, setting: str, conditional: bool) -> Optional[Any]:
+    from benchmark.report.style import new_figure
+
+    cells = {}
+    for v in data.variants(setting):
+        for n in sorted(data.done(setting).n_target.unique()):
+            run = data.first_run(setting, v, int(n))
+            arrays = None if run is None else data.arrays(run.run_id)
+            if arrays is None or "samples" not in arrays or (conditional and "labels" not in arrays):
+                continue
+            cells[(v, int(n))] = (arrays, run)
+    if not cells:
+        return None
+    variants = [v for v in data.variants(setting) if any(k[0] == v for k in cells)]
+    ns = sorted({k[1] for k in cells})
+    grid, lims, built = _target_contours(data, setting)
+    fig, axes = new_figure(len(ns), len(variants), panel=PANEL, sharex=True, sharey=True)
+    for j, v in enumerate(variants):
+        for i, n in enumerate(ns):
+            ax = axes[i][j]
+            draw_contours(ax, grid)
+            if (v, n) in cells:
+                arrays, run = cells[(v, n)]
+                x = arrays["samples"][:SCATTER_POINTS]
+                if conditional:
+                    ax.scatter(x[:, 0], x[:, 1], s=2, c=arrays["labels"][:SCATTER_POINTS], cmap="tab10",
+                               vmin=0, vmax=9, rasterized=True)
+                else:
+                    ax.scatter(x[:, 0], x[:, 1], s=2, color="C0", alpha=0.6, rasterized=True)
+                td = built.get(n)
+                if td is not None and not conditional:
+                    t = td.target_x.numpy()[:SCATTER_POINTS]
+                    ax.scatter(t[:, 0], t[:, 1], s=8, marker="x", color="k", linewidths=0.6)
+            else:
+                ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xlim(*lims)
+            ax.set_ylim(*lims)
+            ax.set_aspect("equal")
+            if i == 0:
+                ax.set_title(v)
+            if j == 0:
+                ax.set_ylabel(f"n_target = {n}")
+    what = "coloured by label" if conditional else "blue; the n target samples: black x"
+    suptitle(fig, f"{setting}: generated samples ({what})\nover the exact target density contours")
+    return fig
+
+
+@register_figure("samples-2d", "generated 2-D samples, n_target x methods, over the exact target density contours")
+def samples_2d(data: ReportData) -> dict[str, Any]:
+    out = {}
+    for setting in _two_d_settings(data):
+        fig = _sample_grid(data, setting, conditional=False)
+        if fig is not None:
+            out[data.done(setting).slug.iloc[0]] = fig
+    if not out:
+        raise FigureSkipped("no done run of a 2-D task saved samples.npz")
+    return out
+
+
+@register_figure("conditional-samples", "samples of conditional methods coloured by their label, n_target x methods")
+def conditional_samples(data: ReportData) -> dict[str, Any]:
+    out = {}
+    for setting in _two_d_settings(data):
+        fig = _sample_grid(data, setting, conditional=True)
+        if fig is not None:
+            out[data.done(setting).slug.iloc[0]] = fig
+    if not out:
+        raise FigureSkipped("no conditional method saved labelled 2-D samples (e.g. tgdp-cond)")
+    return out
+
+
+def _ratio_runs(data: ReportData, setting: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
+    """The first variant (``tgdp`` preferred) whose runs saved ``log_r_hat``, per n_target."""
+    variants = data.variants(setting)
+    variants = sorted(variants, key=lambda v: (v != "tgdp", variants.index(v)))
+    for v in variants:
+        grids = {}
+        for n in sorted(data.done(setting).n_target.unique()):
+            run = data.first_run(setting, v, int(n))
+            arrays = None if run is None else data.arrays(run.run_id, "outputs.npz")
+            if arrays is not None and {"grid_x", "grid_y", "log_r_hat"} <= set(arrays):
+                grids[int(n)] = arrays
+        if grids:
+            return v, grids
+    return "", {}
+
+
+@register_figure("density-ratio", "log density ratio log q/p: exact vs the domain classifier's estimate per n_target")
+def density_ratio(data: ReportData) -> dict[str, Any]:
+    from benchmark.report.style import new_figure
+
+    out = {}
+    for setting in _two_d_settings(data):
+        variant, grids = _ratio_runs(data, setting)
+        if not grids:
+            continue
+        first = grids[min(grids)]
+        gx, gy = first["grid_x"], first["grid_y"]
+        exact = first.get("log_r_exact")
+        if exact is None:
+            raise FigureSkipped(f"{setting}: outputs.npz has log_r_hat but no log_r_exact")
+        vlim = float(np.abs(np.quantile(exact, [0.01, 0.99])).max())
+        vmin, vmax = -vlim, vlim
+        levels = np.linspace(vmin, vmax, 17)  # symmetric: white is log r = 0
+        fig, axes = new_figure(1, 1 + len(grids), panel=PANEL + 0.3, sharex=True, sharey=True)
+        panels = [(r"exact $\log r$", exact)] + [(rf"{variant} $\log\hat{{r}}$" + f"\nn_target = {n}", g["log_r_hat"])
+                                           for n, g in sorted(grids.items())]
+        mappable = None
+        for ax, (title, z) in zip(axes[0], panels):
+            mappable = ax.contourf(gx, gy, np.clip(z, vmin, vmax), levels=levels, cmap="RdBu_r", extend="both")
+            ax.contour(gx, gy, exact, levels=[0.0], colors="k", linewidths=0.8, linestyles="--")
+            ax.set_title(title)
+            ax.set_aspect("equal")
+        fig.colorbar(mappable, ax=axes[0].tolist(), shrink=0.8, label=r"$\log q(x)/p(x)$")
+        suptitle(fig, f"{setting}: density ratio (dashed: exact log r = 0)")
+        out[data.done(setting).slug.iloc[0]] = fig
+    if not out:
+        raise FigureSkipped("no run saved a classifier ratio grid (outputs.npz with log_r_hat); run tgdp on a 2-D task")
+    return out

@@ -1,0 +1,122 @@
+"""``ecg-synth``: an offline synthetic ECG transfer task (source and shifted target populations).
+
+Records come from the parametric 12-lead simulator :mod:`benchmark.ecg.simulator`
+(sum-of-Gaussian P-QRS-T waves, McSharry et al. 2003 style): the source pool from
+``SOURCE`` (PTB-XL-like: slower rate, normal axis, clean, NORM-heavy) and every target
+split from ``TARGET`` (ICBEB-like: faster, leftward axis, smaller amplitudes, more noise
+and baseline wander, ICBEB class frequencies).  x: (N, 8, length) float32, the independent
+leads I, II, V1-V6 at 100 Hz, divided by one scalar ``scale`` (the standard deviation of
+the source pool, in mV) when ``normalize`` is true, so that the linear lead relations
+are kept and the data are about unit scale (as in the ``ptbxl-icbeb`` task); y: class
+index into ECG_CLASSES.
+
+Splits (each from its own ``data`` stream of (task, data params) and the suite seed):
+source pool (``n_source``), held-out source (``n_test``, diagnostics only), target pool
+(``n_pool``; the ``target-oracle`` trains on it and the fixed feature classifier of the
+metrics too), a validation fold (``n_val``; ``extras["val_x"]``, ``extras["val_y"]``,
+for evaluation-side selection only; no method trains or selects on it) and the test
+fold (``n_test``; only the metrics see it).  The n_target training records are the first
+n_target of a permutation of the pool drawn from the ``subset`` stream of
+(task, n_target, trial) only, so every method sees identical data.
+
+Like the real PTB-XL/ICBEB data, the pools are one fixed data set: the trial does not
+change them (so the source model is trained once and shared by every trial); trials vary
+the target subset and every training and sampling seed.
+
+The evaluation budget (``clf_*``, ``feature_steps``, ``n_boot``) is a task parameter so
+the suites can size it; it never enters the data keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from benchmark.api import Task, TaskData
+from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
+from benchmark.ecg.classifier import ECGClassifierConfig
+from benchmark.ecg.simulator import SOURCE, TARGET, PopulationConfig, simulate
+from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig
+from benchmark.registry import register_task
+from benchmark.seeding import derive_seed, torch_generator
+from benchmark.spec import short_hash
+
+DATA_FIELDS = ("n_source", "n_pool", "n_test", "n_val", "length", "normalize")
+
+
+@dataclass(frozen=True)
+class ECGSynthParams:
+    """Sizes of the splits, the record length (samples at 100 Hz) and the evaluation budget.
+
+    ``clf_width``/``clf_steps``: the downstream classifier; ``feature_steps``: the fixed
+    feature classifier (same width); ``n_boot``: bootstrap resamples of the test fold.
+    """
+
+    n_target: int = 200
+    n_source: int = 4000
+    n_pool: int = 2000
+    n_test: int = 1000
+    n_val: int = 500
+    n_eval: int = 400
+    length: int = 256
+    normalize: bool = True
+    clf_width: int = 16
+    clf_steps: int = 150
+    feature_steps: int = 400
+    n_boot: int = 1000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_target <= self.n_pool:
+            raise ValueError(f"n_target={self.n_target} must be between 1 and n_pool={self.n_pool}")
+        if min(self.n_source, self.n_test, self.n_val, self.n_eval) < 12:
+            raise ValueError("n_source, n_test, n_val and n_eval must be >= 12")
+        if self.length < 16:
+            raise ValueError(f"length={self.length} must be >= 16 samples")
+        if min(self.clf_width, self.clf_steps, self.feature_steps) < 1 or self.n_boot < 10:
+            raise ValueError("clf_width, clf_steps and feature_steps must be >= 1 and n_boot >= 10")
+
+    def eval_config(self) -> ECGEvalConfig:
+        return ECGEvalConfig(downstream=ECGClassifierConfig(width=self.clf_width, steps=self.clf_steps),
+                             feature=ECGClassifierConfig(width=self.clf_width, steps=self.feature_steps),
+                             n_boot=self.n_boot)
+
+
+@register_task("ecg-synth", "synthetic 12-lead ECGs (sum-of-Gaussian simulator), shifted source -> target population")
+class ECGSynth(Task):
+    Params = ECGSynthParams
+    capabilities = frozenset({"labels"})
+    metrics = ECG_METRICS
+    default_n_targets = (50, 200)
+    name = "ecg-synth"
+    source_population: PopulationConfig = SOURCE
+    target_population: PopulationConfig = TARGET
+
+    def build(self) -> TaskData:
+        prm = self.params
+        fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
+
+        def split(part: str, n: int, population: PopulationConfig):
+            gen = torch_generator(derive_seed(self.suite_seed, "data", self.name, fixed, part))
+            sim = simulate(n, population, gen, length=prm.length)
+            return sim.x8, sim.y
+
+        src_x, src_y = split("source", prm.n_source, self.source_population)
+        src_test_x, src_test_y = split("source_test", prm.n_test, self.source_population)
+        pool_x, pool_y = split("target_pool", prm.n_pool, self.target_population)
+        val_x, val_y = split("target_val", prm.n_val, self.target_population)
+        test_x, test_y = split("target_test", prm.n_test, self.target_population)
+        scale = float(src_x.std()) if prm.normalize else 1.0
+        src_x, src_test_x, pool_x, val_x, test_x = (t / scale for t in (src_x, src_test_x, pool_x, val_x, test_x))
+        subset = torch.randperm(prm.n_pool, generator=torch_generator(
+            derive_seed(self.suite_seed, "subset", self.name, prm.n_target, self.trial)))[: prm.n_target]
+        source_key = short_hash({"task": self.name, "params": fixed, "suite_seed": self.suite_seed})
+        return TaskData(
+            source_x=src_x, source_y=src_y, target_x=pool_x[subset], target_y=pool_y[subset],
+            test_x=test_x, test_y=test_y, source_test_x=src_test_x, source_test_y=src_test_y,
+            oracle_x=pool_x, oracle_y=pool_y, kind="ecg", num_classes=NUM_ECG_CLASSES,
+            source_key=source_key,
+            target_key=short_hash({"source": source_key, "n_target": prm.n_target, "trial": self.trial}),
+            extras={"class_names": ECG_CLASSES, "scale_mv": scale, "val_x": val_x, "val_y": val_y,
+                    EVAL_KEY: prm.eval_config()},
+        )

@@ -1,0 +1,157 @@
+"""The dask, slurm (submitit's local executor) and joblib launchers give the local launcher's
+records, and a worker process that dies inside them loses nothing finished.
+
+The dying worker is a plugin method, ``crash-once``, that SIGKILLs its own process the
+first time it is fitted (a marker file remembers) and behaves like ``source-only`` after.
+All runs use ``--deterministic --threads 1``, so equal records means equal bits.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import RUN_FLAGS, by_method, records, run_counts, snapshot, write_plugin
+
+METHODS = ("source-only", "finetune", "lora", "tgdp")  # a cached source, a cached finetune, run-local, TGDP stages
+
+CRASH_ONCE = '''
+"""crash-once: SIGKILLs its own process on the first fit, then behaves like source-only."""
+
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.registry import register_method
+from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+
+
+@dataclass(frozen=True)
+class CrashParams(DenoiserParams):
+    marker: str = ""
+
+
+@register_method("crash-once", "SIGKILLs its process on the first fit (fault tests)")
+class CrashOnce(DenoiserMethod):
+    Params = CrashParams
+
+    def fit(self, ctx):
+        marker = Path(self.params.marker)
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        self._bind(ctx, source_denoiser(ctx, self.params))
+'''
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke runs of METHODS with the local launcher, in this process."""
+    import torch
+
+    from benchmark.cli import main
+
+    results = tmp_path_factory.mktemp("local") / "r"
+    threads = torch.get_num_threads()
+    try:
+        code = main(["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", *METHODS, "--results", str(results), "--deterministic",
+                     *RUN_FLAGS])
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(False)
+    assert code == 0
+    return results
+
+
+def _crash_args(tmp_path: Path) -> tuple[list[str], Path]:
+    plugins = write_plugin(tmp_path / "plugins", "crash_once", CRASH_ONCE).parent
+    marker = tmp_path / "crashed.pid"
+    return ["--plugins", str(plugins), "--set", f"crash-once.marker={marker}"], marker
+
+
+def _assert_same_metrics(results: Path, reference: Path, methods) -> None:
+    got, ref = by_method(results), by_method(reference)
+    for m in methods:
+        assert got[m]["status"] == "done", m
+        assert got[m]["run_id"] == ref[m]["run_id"], m
+        assert got[m]["metrics"] == ref[m]["metrics"], m
+
+
+def test_dask_matches_local_and_survives_a_dead_worker(reference: Path, tmp_path: Path, cli_main) -> None:
+    results = tmp_path / "r"
+    crash, marker = _crash_args(tmp_path)
+    code, out, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", *METHODS, "crash-once", *crash,
+                              "--launcher", "dask", "--jobs", "2", "--results", results, "--deterministic", *RUN_FLAGS)
+    assert code == 0, out + err
+    assert marker.exists(), "a dask worker was killed"
+    counts = run_counts(out)  # a task whose result lived on the killed worker is recomputed: it is skipped
+    assert set(counts) <= {"done", "skipped"} and sum(counts.values()) == len(METHODS) + 1
+    _assert_same_metrics(results, reference, METHODS)
+    for rid, rec in records(results).items():
+        log = (results / "runs" / rid / "log.txt").read_text()
+        starts = 2 if rec["spec"]["method"] == "crash-once" else 1  # the killed attempt, then the rerun
+        assert log.count(" INFO start ") == starts and log.count(" INFO done ") == 1, rec["spec"]["method"]
+        assert not (results / "runs" / rid / "history").exists()
+
+
+def test_slurm_local_executor_matches_local_and_status_reports_the_dead_task(reference: Path, tmp_path: Path,
+                                                                            cli_main) -> None:
+    results = tmp_path / "r"
+    crash, marker = _crash_args(tmp_path)
+    select = ["--suite", "smoke", "--tasks", "gmm2d", "--methods", "lora", "crash-once", *crash, "--results", results]
+    args = ["run", *select, "--launcher", "slurm", "--slurm-cluster", "local", "--slurm-time", "10",
+            "--slurm-array-parallelism", "2", "--deterministic", *RUN_FLAGS]
+    code, out, err = cli_main(*args)
+    assert code == 1, out + err
+    assert marker.exists() and run_counts(out) == {"done": 1, "failed": 1}
+    _assert_same_metrics(results, reference, ("lora",))
+    code, out, _ = cli_main("status", *select)
+    crash_rid = next(p.name for p in (results / "runs").iterdir() if not (p / "record.json").exists())
+    line = next(ln for ln in out.splitlines() if ln.startswith("failed: "))
+    assert crash_rid in line and "crash-once" in line and "failed in local job" in line and "died without a result" in line
+    assert "total: done 1, failed 1" in out
+
+    finished = {p: p.read_bytes() for p in results.glob("runs/*/record.json")}
+    jobs = {p: json.loads(p.read_text())["job_id"] for p in results.glob("runs/*/slurm.json")}
+    code, out, err = cli_main(*args)
+    assert code == 0, out + err
+    assert run_counts(out) == {"done": 1, "skipped": 1}  # only the dead task is submitted again
+    assert all(p.read_bytes() == data for p, data in finished.items())
+    resubmitted = [p for p, jid in jobs.items() if json.loads(p.read_text())["job_id"] != jid]
+    assert [p.parent.name for p in resubmitted] == [crash_rid]
+    assert by_method(results)["crash-once"]["status"] == "done"
+
+
+def test_joblib_worker_death_loses_nothing_finished(reference: Path, tmp_path: Path, cli_main, caplog) -> None:
+    """source-only is done before; lora's folder is removed so it runs again; crash-once kills
+    its loky worker, which breaks the pool: the unfinished runs are submitted again."""
+    results = Path(shutil.copytree(reference, tmp_path / "r"))
+    shutil.rmtree(results / "runs" / by_method(reference)["lora"]["run_id"])
+    done_before = snapshot(results / "runs" / by_method(reference)["source-only"]["run_id"])
+    crash, marker = _crash_args(tmp_path)
+    code, out, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "source-only", "lora", "crash-once", *crash,
+                              "--jobs", "2", "--results", results, "--deterministic", *RUN_FLAGS)
+    assert code == 0, out + err
+    assert marker.exists() and "a joblib worker died" in caplog.text
+    counts = run_counts(out)
+    assert counts.get("skipped", 0) >= 1 and counts.get("done", 0) >= 1 and set(counts) <= {"done", "skipped"}
+    assert snapshot(results / "runs" / by_method(reference)["source-only"]["run_id"]) == done_before
+    _assert_same_metrics(results, reference, ("source-only", "lora"))
+    assert by_method(results)["crash-once"]["status"] == "done"
+
+
+def test_launcher_flags_belong_to_their_launcher(cli_main, tmp_path: Path) -> None:
+    code, _, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--results", tmp_path / "r", "--scheduler", "tcp://x:1",
+                            *RUN_FLAGS)
+    assert code == 2 and "--scheduler only applies to --launcher dask" in err
+    code, _, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--results", tmp_path / "r", "--launcher", "dask",
+                            "--slurm-partition", "gpu", *RUN_FLAGS)
+    assert code == 2 and "--slurm-partition only applies to --launcher slurm" in err
+    code, _, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--results", tmp_path / "r", "--launcher", "slurm",
+                            "--slurm-cluster", "local", "--slurm-time", "0", *RUN_FLAGS)
+    assert code == 2 and "--slurm-time 0 is not allowed" in err
+    assert not (tmp_path / "r").exists()
