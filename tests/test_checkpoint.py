@@ -146,7 +146,7 @@ def test_sigkill_mid_training_then_run_again_resumes_and_matches(tmp_path: Path,
     (rid, rec), = records(killed).items()
     assert rec["status"] == "done"
     log = (killed / "runs" / rid / "log.txt").read_text()
-    assert "source resumed from" in log and " of 400)" in log
+    assert "source resumed from" in log and f"(step {step} of 400)" in log
     assert not list(killed.glob("artifacts/source/*.ckpt")), "checkpoints are removed once the stage is stored"
 
     plain = tmp_path / "plain"
@@ -155,3 +155,26 @@ def test_sigkill_mid_training_then_run_again_resumes_and_matches(tmp_path: Path,
     assert records(plain)[rid]["metrics"] == rec["metrics"]
     meta = [json.loads(next(d.glob("artifacts/source/*/meta.json")).read_text())["sha256"] for d in (killed, plain)]
     assert meta[0] == meta[1], "the resumed source model is bit-identical to the uninterrupted one"
+
+
+def test_run_local_training_checkpoints_live_in_the_run_folder(tmp_path: Path, cli_main, monkeypatch) -> None:
+    """LoRA trains inside its run: its checkpoints go to ``<run>/checkpoints/lora`` (seen while
+    it trains), are removed with the done record, and do not change a bit of the result."""
+    from benchmark.diffusion import checkpoint as ckpt
+
+    seen: list[Path] = []
+    save = ckpt.save
+    monkeypatch.setattr(ckpt, "save", lambda spec, state: seen.append(save(spec, state)) or seen[-1])
+    args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "lora", "--set", "lora.finetune_steps=30",
+            "--deterministic", *RUN_FLAGS]
+    code, _, err = cli_main(*args, "--results", tmp_path / "a", "--checkpoint-every", "10")
+    assert code == 0, err
+    (rid, rec), = records(tmp_path / "a").items()
+    run_dir = tmp_path / "a" / "runs" / rid
+    local = [p for p in seen if run_dir in p.parents]
+    assert [p.relative_to(run_dir).parts[:2] for p in local] == [("checkpoints", "lora")] * 3  # steps 10, 20, 30
+    assert {p.parent.parent.name for p in seen if run_dir not in p.parents} == {"source"}  # the cached stage's
+    assert not (run_dir / "checkpoints").exists()
+    code, _, err = cli_main(*args, "--results", tmp_path / "b", "--checkpoint-every", "0")
+    assert code == 0, err
+    assert records(tmp_path / "b")[rid]["metrics"] == rec["metrics"]

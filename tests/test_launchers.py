@@ -155,3 +155,28 @@ def test_launcher_flags_belong_to_their_launcher(cli_main, tmp_path: Path) -> No
                             "--slurm-cluster", "local", "--slurm-time", "0", *RUN_FLAGS)
     assert code == 2 and "--slurm-time 0 is not allowed" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_status_reads_the_job_file_of_runs_without_a_record(tmp_path: Path, monkeypatch) -> None:
+    """``status`` for SLURM runs with no record: a failure noted by the launcher, a task whose
+    result file holds an exception, and a task whose state is unknown (no sacct here)."""
+    from submitit.core.utils import JobPaths, cloudpickle_dump
+
+    from benchmark.jobs import job_states, write_job_file
+
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no sacct on this machine
+    logs = tmp_path / "slurm"
+    logs.mkdir()
+    noted, raised, unknown, plain = (tmp_path / "runs" / n for n in ("a", "b", "c", "d"))
+    plain.mkdir(parents=True)
+    base = {"cluster": "slurm", "folder": str(logs), "stderr": str(logs / "x.err"), "submitted": 0.0}
+    write_job_file(noted, {**base, "job_id": "7_0", "error": "the task ended without a result (state TIMEOUT)"})
+    write_job_file(raised, {**base, "job_id": "7_1"})
+    cloudpickle_dump(("error", "Traceback (most recent call last):\n  ...\nValueError: boom\n"),
+                     JobPaths(logs, job_id="7_1", task_id=0).result_pickle)
+    write_job_file(unknown, {**base, "job_id": "7_2"})
+    states = job_states([noted, raised, unknown, plain])
+    assert states[noted] == ("failed", "failed in slurm job 7_0: the task ended without a result (state TIMEOUT)")
+    assert states[raised] == ("failed", "failed in slurm job 7_1: ValueError: boom")
+    assert states[unknown] == ("missing", "submitted as slurm job 7_2; no record yet")
+    assert plain not in states

@@ -62,7 +62,7 @@ def optimise(
     if checkpoint is not None and checkpoint.every > 0:
         signature = {"steps": int(steps), "lr": float(lr), "weight_decay": float(weight_decay),
                      "ema_decay": float(ema_decay), "shapes": [list(p.shape) for p in params],
-                     "generators": len(generators)}
+                     "generators": len(generators), "cosine": bool(cosine)}
         state = ckpt.TrainState(params, opt, ema, tuple(generators), tuple(modules), signature)
         found = ckpt.load_latest(checkpoint, signature, log)
         if found is not None:

@@ -52,7 +52,8 @@ def executes_here(name: str, flags: Mapping[str, Any]) -> bool:
 
 def launcher_options(name: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of launcher ``name`` from the ``run`` flags (``scheduler``,
-    ``slurm_*``); a flag given for another launcher is an error."""
+    ``slurm_*``); an unknown launcher, or a flag given for another launcher, is an error."""
+    _check(name)
     slurm_keys = {"slurm_partition": "partition", "slurm_time": "time_min", "slurm_gpus": "gpus",
                   "slurm_cpus": "cpus", "slurm_mem_gb": "mem_gb", "slurm_array_parallelism": "array_parallelism",
                   "slurm_folder": "folder", "slurm_cluster": "cluster"}
@@ -73,6 +74,10 @@ def launcher_options(name: str, flags: Mapping[str, Any]) -> dict[str, Any]:
 
 def launch(name: str, specs: Sequence[RunSpec], opts: ExecOptions, jobs: int = 1, **kwargs: Any) -> Counter:
     """Run ``specs`` with the named launcher; returns a count of outcomes."""
+    _check(name)
+    return Counter(LAUNCHERS[name](specs, opts, jobs, **kwargs))
+
+
+def _check(name: str) -> None:
     if name not in LAUNCHERS:
         raise BenchmarkError(f"unknown launcher '{name}'; choose one of {', '.join(sorted(LAUNCHERS))}")
-    return Counter(LAUNCHERS[name](specs, opts, jobs, **kwargs))

@@ -26,22 +26,37 @@ def median_bandwidth(x: torch.Tensor, max_n: int = 1000) -> float:
     return float(d[iu[0], iu[1]].median())
 
 
-def _kernel(d2: torch.Tensor, bandwidths: Sequence[float]) -> torch.Tensor:
-    """mean_b exp(-d2 / (2 b^2)) for squared distances d2: (n, m), summed into one (n, m) buffer
-    (stacking len(bandwidths) copies first made the metric several times slower)."""
-    out = torch.zeros_like(d2)
-    for b in bandwidths:
-        out.add_(torch.exp(d2 * (-0.5 / (b * b))))
-    return out.div_(len(bandwidths))
+def _kernel_sums(d2: torch.Tensor, bandwidth_sets: Sequence[Sequence[float]]) -> list[torch.Tensor]:
+    """For each set B: sum over all entries of mean_{b in B} exp(-d2 / (2 b^2)), d2: (n, m).
+
+    The exponentials are evaluated in float32 (kernel values lie in [0, 1]) and summed in
+    float64; only the sums are kept, never a stack of kernel matrices."""
+    d2f = d2.float()
+    out = []
+    for bandwidths in bandwidth_sets:
+        total = torch.zeros((), dtype=torch.float64)
+        for b in bandwidths:
+            total += torch.exp(d2f * (-0.5 / (b * b))).sum(dtype=torch.float64)
+        out.append(total / len(bandwidths))
+    return out
+
+
+def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(a, b).pow_(2)
+
+
+def mmd2_unbiased_sets(x: torch.Tensor, y: torch.Tensor, bandwidth_sets: Sequence[Sequence[float]]) -> list[float]:
+    """Unbiased MMD^2 between x: (n, d) and y: (m, d), one value per bandwidth set, sharing
+    the three distance matrices.  k(x, x) = 1 on the diagonal, so each self-sum drops n."""
+    x, y = x.double().flatten(1), y.double().flatten(1)
+    n, m = len(x), len(y)
+    sxx = _kernel_sums(_sq_dists(x, x), bandwidth_sets)
+    syy = _kernel_sums(_sq_dists(y, y), bandwidth_sets)
+    sxy = _kernel_sums(_sq_dists(x, y), bandwidth_sets)
+    return [float((a - n) / (n * (n - 1)) + (b - m) / (m * (m - 1)) - 2.0 * c / (n * m))
+            for a, b, c in zip(sxx, syy, sxy)]
 
 
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float]) -> float:
     """Unbiased MMD^2 between x: (n, d) and y: (m, d) with a (mixture) RBF kernel."""
-    x, y = x.double().flatten(1), y.double().flatten(1)
-    n, m = len(x), len(y)
-    kxx = _kernel(torch.cdist(x, x).pow(2), bandwidths)
-    kyy = _kernel(torch.cdist(y, y).pow(2), bandwidths)
-    kxy = _kernel(torch.cdist(x, y).pow(2), bandwidths)
-    sxx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
-    syy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
-    return float(sxx + syy - 2.0 * kxy.mean())
+    return mmd2_unbiased_sets(x, y, [bandwidths])[0]

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmark.diffusion.checkpoint import CheckpointSpec
 from benchmark.diffusion.nets import make_scalar_net
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, optimise
@@ -83,6 +84,7 @@ def train_classifier(
     ys: Optional[torch.Tensor] = None,
     yt: Optional[torch.Tensor] = None,
     progress: bool = False,
+    checkpoint: Optional[CheckpointSpec] = None,
 ) -> list[float]:
     """Fit ``clf`` on source xs: (m, ...) against target xt: (n, ...) with cfg.loss.
 
@@ -119,7 +121,7 @@ def train_classifier(
         k = int(src.sum())
         return (F.softplus(-logits[:k]).sum() + F.softplus(logits[k:]).sum()) / len(idx)
 
-    opt_params = list(clf.parameters())
-    trace = optimise(opt_params, loss, cfg.steps, cfg.lr, progress, desc="classifier", weight_decay=cfg.weight_decay)
+    trace = optimise(clf.parameters(), loss, cfg.steps, cfg.lr, progress, desc="classifier",
+                     weight_decay=cfg.weight_decay, checkpoint=checkpoint, generators=(generator,), modules=(clf,))
     clf.eval()
     return trace

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmark.diffusion.checkpoint import CheckpointSpec
 from benchmark.diffusion.nets import make_scalar_net
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, optimise
@@ -84,6 +85,7 @@ def train_guidance(
     time_classifier: Optional[DomainClassifier] = None,
     denoiser: Optional[Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]] = None,
     progress: bool = False,
+    checkpoint: Optional[CheckpointSpec] = None,
 ) -> list[float]:
     """Fit h on source x_0 (m, ...) with log r̂(x_0) (m,); regularisers need the target
     samples and, respectively, the time-dependent classifier or the frozen source noise
@@ -134,6 +136,7 @@ def train_guidance(
                 total = total + cfg.eta_consistency * (guided - eps2).pow(2).flatten(1).mean(1).mean()
         return total
 
-    trace = optimise(h.parameters(), loss, cfg.steps, cfg.lr, progress, desc="guidance")
+    trace = optimise(h.parameters(), loss, cfg.steps, cfg.lr, progress, desc="guidance", checkpoint=checkpoint,
+                     generators=(generator,), modules=(h,))
     h.eval()
     return trace

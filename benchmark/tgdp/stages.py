@@ -76,10 +76,12 @@ def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool 
         seed_everything(seed)
         clf = make()
         ys, yt = _labels(ctx, conditional)
-        train_classifier(clf, cfg, d.source_x, d.target_x, torch_generator(seed), ctx.device, ys, yt, ctx.progress)
+        train_classifier(clf, cfg, d.source_x, d.target_x, torch_generator(seed), ctx.device, ys, yt, ctx.progress,
+                         checkpoint=ctx.stage_checkpoint("time-classifier" if time else "classifier", key))
         return {"state": {k: v.cpu() for k, v in clf.state_dict().items()}}
 
-    payload = ctx.cache.get_or_build("time-classifier" if time else "classifier", key, build)
+    stage = "time-classifier" if time else "classifier"
+    payload = ctx.cache.get_or_build(stage, key, build)
     clf = make()
     clf.load_state_dict(payload["state"])
     return clf.to(ctx.device).eval()
@@ -122,7 +124,7 @@ def guidance_network(ctx: FitContext, p: TGDPParams, log_r_src: torch.Tensor, ra
         seed_everything(seed)
         h = build_guidance(d.kind, d.sample_shape, cfg, num_classes)
         train_guidance(h, cfg, d.source_x, log_r_src, torch_generator(seed), ctx.device, ys, d.target_x, yt,
-                       tclf, eps_fn, ctx.progress)
+                       tclf, eps_fn, ctx.progress, checkpoint=ctx.stage_checkpoint("guidance", key))
         return {"state": {k: v.cpu() for k, v in h.state_dict().items()}}
 
     payload = ctx.cache.get_or_build("guidance", key, build)
