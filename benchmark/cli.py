@@ -155,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     if args.checkpoint_every < 0 or args.checkpoint_keep < 1:
         raise BenchmarkError("--checkpoint-every needs 0 (off) or more steps and --checkpoint-keep 1 or more")
-    default_threads = (args.slurm_cpus or 1) if launcher == "slurm" else max(1, (os.cpu_count() or 1) // args.jobs)
+    default_threads = (args.slurm_cpus or 1) if launcher == "slurm" else max(1, len(os.sched_getaffinity(0)) // args.jobs)
     threads = args.threads or default_threads
     opts = ExecOptions(
         results=str(results.resolve()),
@@ -232,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `python -m benchmark run --dry-run | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted; finished runs are kept, run the same command again to resume", file=sys.stderr)
         return 130

@@ -13,16 +13,28 @@ from benchmark.jobs import job_states
 from benchmark.store import MISSING, RUNNING, RunStore
 
 
-def _cell(spec: RunSpec) -> tuple[str, str, int]:
-    extra = ",".join(f"{k}={v}" for k, v in spec.task_params.items() if k not in ("n_target",) and k != "n_eval")
+def _varying_params(specs: Sequence[RunSpec]) -> dict[str, set[str]]:
+    """Per task, the task parameters (besides n_target) that take several values in ``specs``."""
+    values: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for s in specs:
+        for k, v in s.task_params.items():
+            values[s.task][k].add(repr(v))
+    return {task: {k for k, v in params.items() if len(v) > 1 and k != "n_target"} for task, params in values.items()}
+
+
+def _cell(spec: RunSpec, varying: dict[str, set[str]] | None = None) -> tuple[str, str, int]:
+    """(task label, method, n_target); the label names only the task parameters that vary."""
+    keys = (varying or {}).get(spec.task, set())
+    extra = ",".join(f"{k}={v}" for k, v in spec.task_params.items() if k in keys)
     return (spec.task + (f"[{extra}]" if extra else ""), spec.method, spec.n_target)
 
 
 def format_plan(suite: Suite, specs: Sequence[RunSpec]) -> str:
     """The dry-run view: one line per cell with its trials and run ids."""
     groups: dict[tuple, list[RunSpec]] = defaultdict(list)
+    varying = _varying_params(specs)
     for s in specs:
-        groups[_cell(s)].append(s)
+        groups[_cell(s, varying)].append(s)
     lines = [f"suite {suite.name} (seed {suite.seed}): {len(specs)} runs in {len(groups)} cells"]
     for (task, method, n), group in sorted(groups.items()):
         ids = " ".join(s.run_id[:8] for s in group)
@@ -35,12 +47,13 @@ def status_frame(specs: Sequence[RunSpec], results: Path) -> pd.DataFrame:
     """One row per planned run with its on-disk status and the reason."""
     store = RunStore(results)
     rows = []
+    varying = _varying_params(specs)
     for s in specs:
         st = store.state(s.run_id)
         status = st.status
         if status == MISSING and store.is_locked(s.run_id):
             status = RUNNING
-        task, method, n = _cell(s)
+        task, method, n = _cell(s, varying)
         rows.append({"task": task, "method": method, "n_target": n, "trial": s.trial, "run_id": s.run_id,
                      "status": status, "reason": st.reason})
     # runs without a record that were submitted to SLURM: queued, running or failed there
