@@ -5,7 +5,7 @@
 Reports, each as the median of ``--repeats`` runs at a fixed torch thread count:
 - source training steps/s and the achieved training FLOP/s as a fraction of this
   machine's matmul peak (a float32 GEMM measured in the same run), for the quick
-  settings (3x128 MLP, batch 512) and the reproduction's full settings (4x512 MLP,
+  settings (3x128 MLP, batch 1024, 2,000 steps) and the reproduction's full settings (4x512 MLP,
   batch 4096, 500 epochs of 10,000 samples = 1,500 steps, extrapolated from
   ``--full-steps`` timed steps);
 - finetune / LoRA adaptation steps/s;
@@ -106,7 +106,7 @@ def main() -> None:
     peak = matmul_peak(args.repeats)
     print(f"matmul peak (1024^3 fp32 GEMM): {peak / 1e9:.1f} GFLOP/s")
     for label, (w, dpt, b, steps, total) in {
-        "quick (3x128, batch 512)": (128, 3, 512, args.steps, 60 * 20),
+        "quick (3x128, batch 1024)": (128, 3, 1024, args.steps, 200 * 10),
         "full (4x512, batch 4096)": (512, 4, 4096, args.full_steps, 500 * 3),
     }.items():
         rate = train_rate(w, dpt, b, steps, args.repeats)
