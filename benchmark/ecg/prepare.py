@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from benchmark.ecg.leads import SAMPLE_RATE_HZ
 from benchmark.ecg.signals import RECORD_LENGTH, RECORD_SECONDS
 from benchmark.errors import BenchmarkError
 from benchmark.spec import short_hash
-from benchmark.store import atomic_write_text
+from benchmark.store import atomic_write_text, atomic_write_with
 
 log = logging.getLogger("benchmark.ecg")
 
@@ -136,17 +135,7 @@ def input_fingerprint(data_dir: Path, label_map: LabelMap) -> dict[str, Any]:
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> str:
     """Write an uncompressed .npz atomically; returns its SHA-256."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_with(path, lambda fh: np.savez(fh, **arrays))
     return sha256_file(path)
 
 

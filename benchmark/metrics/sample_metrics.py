@@ -7,7 +7,6 @@ reference; ``mmd_floor`` compares A with B, so a reader sees what "perfect" look
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
