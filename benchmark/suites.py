@@ -94,7 +94,7 @@ def smoke() -> Suite:
     ))
 
 
-@register_suite("quick", "the default of run --all: gmm2d, n_target 10/100/1000, 3 seeds (~15 min on 2 cores)")
+@register_suite("quick", "the default of run --all: gmm2d (3 seeds) and ecg-synth (1 seed); ~25 min on 2 cores, see README")
 def quick() -> Suite:
     return Suite("quick", "gmm2d x methods x n_target x 3 seeds; ecg-synth x 8 methods x n_target 50/200 x 1 seed", (
         Cell("gmm2d", GMM_METHODS, (10, 100, 1000), (0, 1, 2), hparams=QUICK_GMM),
