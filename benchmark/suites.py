@@ -86,7 +86,7 @@ def regularisation_ablation(task_params: dict | None = None) -> list[Cell]:
     return cells
 
 
-@register_suite("smoke", "every method on tiny gmm2d settings, 1 seed (tests and CI)")
+@register_suite("smoke", "every method on tiny gmm2d and ecg-synth settings, 1 seed (tests and CI)")
 def smoke() -> Suite:
     return Suite("smoke", "every method, tiny sizes", (
         Cell("gmm2d", ("*",), (10,), (0,), task_params=SMOKE_TASK, hparams=SMOKE),
@@ -103,7 +103,7 @@ def quick() -> Suite:
     ))
 
 
-@register_suite("extended", "gmm-highdim (d 2/8/32) and gmm-noisy-source (eps 0/0.1/0.3)")
+@register_suite("extended", "gmm-highdim (d 2/8/32), gmm-noisy-source (eps 0/0.1/0.3), regularisation ablation")
 def extended() -> Suite:
     cells = [Cell("gmm-highdim", GMM_METHODS, (10, 100, 1000), (0, 1, 2), task_params={"dim": d},
                   hparams=QUICK_GMM) for d in (2, 8, 32)]
