@@ -41,11 +41,10 @@ import numpy as np
 import torch
 
 from benchmark.api import Task, TaskData
-from benchmark.ecg.classifier import ECGClassifierConfig
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
 from benchmark.ecg.leads import to_independent
 from benchmark.errors import BenchmarkError
-from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig
+from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig, eval_config_from_params
 from benchmark.registry import register_task
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import short_hash
@@ -75,13 +74,10 @@ class PtbxlIcbebParams:
     def __post_init__(self) -> None:
         if self.n_target < 1 or self.length < 16 or self.n_source < 0 or self.n_eval < 12:
             raise ValueError("need n_target >= 1, length >= 16, n_source >= 0 and n_eval >= 12")
-        if min(self.clf_width, self.clf_steps, self.feature_steps) < 1 or self.n_boot < 10:
-            raise ValueError("clf_width, clf_steps and feature_steps must be >= 1 and n_boot >= 10")
+        self.eval_config()  # checks the evaluation budget
 
     def eval_config(self) -> ECGEvalConfig:
-        return ECGEvalConfig(downstream=ECGClassifierConfig(width=self.clf_width, steps=self.clf_steps),
-                             feature=ECGClassifierConfig(width=self.clf_width, steps=self.feature_steps),
-                             n_boot=self.n_boot)
+        return eval_config_from_params(self)
 
 
 def _fit_length(x: torch.Tensor, length: int) -> torch.Tensor:

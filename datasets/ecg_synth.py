@@ -35,9 +35,8 @@ import torch
 
 from benchmark.api import Task, TaskData
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
-from benchmark.ecg.classifier import ECGClassifierConfig
 from benchmark.ecg.simulator import SOURCE, TARGET, PopulationConfig, simulate
-from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig
+from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig, eval_config_from_params
 from benchmark.registry import register_task
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import short_hash
@@ -73,13 +72,10 @@ class ECGSynthParams:
             raise ValueError("n_source, n_test, n_val and n_eval must be >= 12")
         if self.length < 16:
             raise ValueError(f"length={self.length} must be >= 16 samples")
-        if min(self.clf_width, self.clf_steps, self.feature_steps) < 1 or self.n_boot < 10:
-            raise ValueError("clf_width, clf_steps and feature_steps must be >= 1 and n_boot >= 10")
+        self.eval_config()  # checks the evaluation budget
 
     def eval_config(self) -> ECGEvalConfig:
-        return ECGEvalConfig(downstream=ECGClassifierConfig(width=self.clf_width, steps=self.clf_steps),
-                             feature=ECGClassifierConfig(width=self.clf_width, steps=self.feature_steps),
-                             n_boot=self.n_boot)
+        return eval_config_from_params(self)
 
 
 @register_task("ecg-synth", "synthetic 12-lead ECGs (sum-of-Gaussian simulator), shifted source -> target population")

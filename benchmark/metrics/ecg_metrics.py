@@ -56,6 +56,16 @@ class ECGEvalConfig:
             raise ValueError("n_boot must be >= 10 and k >= 1")
 
 
+def eval_config_from_params(params: Any) -> ECGEvalConfig:
+    """The evaluation budget of an ECG task's Params (fields ``clf_width``, ``clf_steps``,
+    ``feature_steps``, ``n_boot``); raises ValueError for values out of range."""
+    if min(params.clf_width, params.clf_steps, params.feature_steps) < 1 or params.n_boot < 10:
+        raise ValueError("clf_width, clf_steps and feature_steps must be >= 1 and n_boot >= 10")
+    return ECGEvalConfig(downstream=ECGClassifierConfig(width=params.clf_width, steps=params.clf_steps),
+                         feature=ECGClassifierConfig(width=params.clf_width, steps=params.feature_steps),
+                         n_boot=params.n_boot)
+
+
 def eval_config(ctx: EvalContext) -> ECGEvalConfig:
     return ctx.data.extras.get(EVAL_KEY) or ECGEvalConfig()
 

@@ -85,28 +85,25 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool) -> Optional[
     return fig
 
 
-@register_figure("samples-2d", "generated 2-D samples, n_target x methods, over the exact target density contours")
-def samples_2d(data: ReportData) -> dict[str, Any]:
+def _sample_grids(data: ReportData, conditional: bool, none_reason: str) -> dict[str, Any]:
     out = {}
     for setting in _two_d_settings(data):
-        fig = _sample_grid(data, setting, conditional=False)
+        fig = _sample_grid(data, setting, conditional=conditional)
         if fig is not None:
             out[data.done(setting).slug.iloc[0]] = fig
     if not out:
-        raise FigureSkipped("no done run of a 2-D task saved samples.npz")
+        raise FigureSkipped(none_reason)
     return out
+
+
+@register_figure("samples-2d", "generated 2-D samples, n_target x methods, over the exact target density contours")
+def samples_2d(data: ReportData) -> dict[str, Any]:
+    return _sample_grids(data, False, "no done run of a 2-D task saved samples.npz")
 
 
 @register_figure("conditional-samples", "samples of conditional methods coloured by their label, n_target x methods")
 def conditional_samples(data: ReportData) -> dict[str, Any]:
-    out = {}
-    for setting in _two_d_settings(data):
-        fig = _sample_grid(data, setting, conditional=True)
-        if fig is not None:
-            out[data.done(setting).slug.iloc[0]] = fig
-    if not out:
-        raise FigureSkipped("no conditional method saved labelled 2-D samples (e.g. tgdp-cond)")
-    return out
+    return _sample_grids(data, True, "no conditional method saved labelled 2-D samples (e.g. tgdp-cond)")
 
 
 def _ratio_runs(data: ReportData, setting: str) -> tuple[str, dict[int, dict[str, np.ndarray]]]:
