@@ -1,7 +1,9 @@
 """Content-addressed cache of shared stages (source models, classifiers, guidance ...).
 
 An entry lives in ``<results>/artifacts/<stage>/<key>/`` where ``key`` is a short
-SHA-256 of everything the stage depends on.  It holds ``payload.pt`` and ``meta.json``
+SHA-256 of everything the stage depends on, including the execution context that changes
+its bits (device type, torch thread count, determinism): a source model trained at two
+threads is never reused by a one-thread run.  It holds ``payload.pt`` and ``meta.json``
 with the payload's SHA-256.  Builds run under a file lock, so concurrent processes
 build a stage once; a payload whose hash no longer matches is detected, moved aside
 (``damaged-<time>``, never silently deleted) and rebuilt.  A long build may checkpoint its
@@ -37,13 +39,18 @@ def _sha256(data: bytes) -> str:
 class ArtifactCache:
     """Get-or-build cache of torch-serialisable payloads keyed by their dependencies."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, execution: dict[str, Any] | None = None) -> None:
         self.root = Path(root)
+        self.execution = dict(execution or {})
         self.hits: list[str] = []
         self.builds: list[str] = []
 
+    def full_key(self, key: dict[str, Any]) -> dict[str, Any]:
+        """``key`` plus the execution context (omitted when empty, e.g. for metric caches in tests)."""
+        return {**key, "_execution": self.execution} if self.execution else dict(key)
+
     def path(self, stage: str, key: dict[str, Any]) -> Path:
-        return self.root / stage / short_hash(key)
+        return self.root / stage / short_hash(self.full_key(key))
 
     def checkpoint_dir(self, stage: str, key: dict[str, Any]) -> Path:
         """Where the build of ``(stage, key)`` keeps its training checkpoints."""
@@ -81,7 +88,7 @@ class ArtifactCache:
             data = buf.getvalue()
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(folder / "payload.pt", data)
-            atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": key, "sha256": _sha256(data)}))
+            atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": self.full_key(key), "sha256": _sha256(data)}))
             shutil.rmtree(self.checkpoint_dir(stage, key), ignore_errors=True)
             self.builds.append(f"{stage}/{folder.name}")
             return payload

@@ -34,6 +34,9 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", dest="overrides",
                    help="override a hyper-parameter; METHOD may be * for every method with that key")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch threads per run instead of the suite's own (1 for the built-in suites); "
+                        "part of the run id, so it plans other runs")
 
 
 def _add_scale_out(p: argparse.ArgumentParser) -> None:
@@ -67,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_selection(p)
     p.add_argument("--all", action="store_true", help=f"run the default suite ({DEFAULT_SUITE}) and the report")
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once (default: the usable CPU cores); never changes a record")
     p.add_argument("--launcher", default=None,
-                   help="local | joblib | dask | slurm (default: local, joblib when --jobs > 1)")
+                   help="local | joblib | dask | slurm (default: joblib, local when --jobs is 1)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--force", action="store_true", help="rerun done runs (old records are kept in history/)")
@@ -118,8 +121,16 @@ def _plan(args: argparse.Namespace):
     regs = load_registries(args.plugins)
     suite = regs.suites.get(args.suite or DEFAULT_SUITE)()
     suite = select(suite, regs, args.tasks, args.methods, args.n_target, args.seeds)
-    specs = plan(suite, regs, parse_set_options(args.overrides))
+    specs = plan(suite, regs, parse_set_options(args.overrides), threads=args.threads)
     return regs, suite, specs
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -138,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.all and (args.suite is None):
         args.suite = DEFAULT_SUITE
+    if args.jobs is None:
+        args.jobs = usable_cores()
     if args.jobs < 1:
         raise BenchmarkError(f"--jobs {args.jobs} is not allowed; give 1 or more")
     regs, suite, specs = _plan(args)
@@ -155,12 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     if args.checkpoint_every < 0 or args.checkpoint_keep < 1:
         raise BenchmarkError("--checkpoint-every needs 0 (off) or more steps and --checkpoint-keep 1 or more")
-    default_threads = (args.slurm_cpus or 1) if launcher == "slurm" else max(1, len(os.sched_getaffinity(0)) // args.jobs)
-    threads = args.threads or default_threads
     opts = ExecOptions(
         results=str(results.resolve()),
         device=args.device,
-        threads=threads,
         deterministic=args.deterministic,
         force=args.force,
         plugin_dirs=tuple(str(Path(p).resolve()) for p in args.plugins),

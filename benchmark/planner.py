@@ -60,9 +60,17 @@ def _merged_overrides(method: str, keys: set[str], layers: Iterable[Mapping[str,
     return out
 
 
-def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[RunSpec]:
-    """Expand a suite into unique RunSpecs (task params and hparams fully resolved)."""
+def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+         threads: int | None = None) -> list[RunSpec]:
+    """Expand a suite into unique RunSpecs (task params and hparams fully resolved).
+
+    Every spec carries the suite's torch thread count, or ``threads`` when the user
+    overrides it (``--threads N``), which makes the run ids differ from the suite's own.
+    """
     overrides = dict(overrides or {})
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise BenchmarkError(f"--threads {threads} is not allowed; give 1 or more (the suite's own is {suite.threads})")
+    run_threads = int(threads) if threads is not None else suite.threads
     for name in overrides:
         if name != "*":
             regs.methods.entry(name)
@@ -84,7 +92,8 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
                 hp = _merged_overrides(name, keys, (cell.hparams, overrides))
                 hparams = params_to_dict(resolve_params(method_cls.Params, hp, owner=name))
                 for trial in cell.seeds:
-                    spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial))
+                    spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial),
+                                   threads=run_threads)
                     specs.setdefault(spec.run_id, spec)
     unused = set(overrides.get("*", {})) - used_star_keys
     if unused:

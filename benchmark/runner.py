@@ -35,11 +35,13 @@ from benchmark.store import CORRUPT, DONE, FAILED, RunStore
 
 @dataclass(frozen=True)
 class ExecOptions:
-    """How to execute runs; recorded, but not part of a run's identity."""
+    """How to execute runs; recorded, but not part of a run's identity.
+
+    The torch thread count is not an option: it belongs to the run (``RunSpec.threads``).
+    """
 
     results: str
     device: str = "cpu"
-    threads: int = 1
     deterministic: bool = False
     force: bool = False
     plugin_dirs: tuple[str, ...] = ()
@@ -57,9 +59,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def configure_torch(opts: ExecOptions) -> torch.device:
-    """Set the thread count and determinism before anything is built."""
-    torch.set_num_threads(max(1, int(opts.threads)))
+def configure_torch(opts: ExecOptions, threads: int) -> torch.device:
+    """Set the run's thread count and determinism before anything is built."""
+    torch.set_num_threads(int(threads))
     if opts.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(bool(opts.deterministic))
@@ -81,7 +83,7 @@ def _fingerprint(t: torch.Tensor | None) -> str | None:
 
 def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger) -> dict[str, Any]:
     """Fit, sample and evaluate one spec; returns the metrics part of the record."""
-    device = configure_torch(opts)
+    device = configure_torch(opts, spec.threads)
     regs = load_registries(opts.plugin_dirs)
     task_cls, method_cls = regs.tasks.get(spec.task), regs.methods.get(spec.method)
     task_params = resolve_params(task_cls.Params, spec.task_params, owner=spec.task)
@@ -99,7 +101,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     data = task.build()
     timings["data_s"] = time.perf_counter() - t0
 
-    cache = ArtifactCache(Path(opts.results) / "artifacts")
+    cache = ArtifactCache(Path(opts.results) / "artifacts",
+                          execution={"device": device.type, "threads": spec.threads, "deterministic": opts.deterministic})
     ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log,
                      run_dir=folder, checkpoint_every=opts.checkpoint_every, checkpoint_keep=opts.checkpoint_keep)
     method = method_cls(hparams)

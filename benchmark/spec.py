@@ -3,8 +3,12 @@
 A :class:`RunSpec` is one experiment cell: (suite, suite_seed, task, task_params,
 method, hparams, trial).  Its canonical JSON (sorted keys, no spaces) is hashed with
 SHA-256; the first 16 hex digits are the ``run_id`` that names its run folder.
-Execution options (device, threads, determinism) are not part of the identity; they are
-recorded in the record instead.
+The torch thread count of a CPU run is part of the identity (``threads``): CPU kernels
+reduce in a thread-dependent order, so the same spec at another thread count is another
+run.  The suite fixes it (1 thread per run by default, runs in parallel processes), and
+no launcher or ``--jobs`` value changes it; ``--threads N`` overrides it and therefore
+gives other run ids.  Other execution options (device, determinism) are recorded in the
+record instead.
 """
 
 from __future__ import annotations
@@ -40,10 +44,13 @@ class RunSpec:
     method: str
     hparams: Mapping[str, Any]
     trial: int
+    threads: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_params", _frozen(self.task_params))
         object.__setattr__(self, "hparams", _frozen(self.hparams))
+        if isinstance(self.threads, bool) or int(self.threads) != self.threads or self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,11 +61,13 @@ class RunSpec:
             "method": self.method,
             "hparams": dict(self.hparams),
             "trial": int(self.trial),
+            "threads": int(self.threads),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
-        return cls(**{k: data[k] for k in ("suite", "suite_seed", "task", "task_params", "method", "hparams", "trial")})
+        keys = ("suite", "suite_seed", "task", "task_params", "method", "hparams", "trial")
+        return cls(**{k: data[k] for k in keys}, threads=int(data.get("threads", 1)))
 
     def canonical(self) -> str:
         return canonical_json(self.to_dict())
@@ -73,7 +82,8 @@ class RunSpec:
 
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.task_params.items() if k != "n_target")
-        return f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} trial={self.trial}"
+        threads = f" threads={self.threads}" if self.threads != 1 else ""
+        return f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} trial={self.trial}{threads}"
 
 
 @dataclass(frozen=True)
@@ -96,18 +106,21 @@ class Cell:
 
 @dataclass(frozen=True)
 class Suite:
-    """A named grid of cells; ``seed`` is the suite seed fed to :func:`derive_seed`."""
+    """A named grid of cells; ``seed`` is the suite seed fed to :func:`derive_seed`,
+    ``threads`` the torch thread count of each of its runs (part of every run id)."""
 
     name: str
     description: str
     cells: tuple[Cell, ...]
     seed: int = 0
+    threads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
             "seed": self.seed,
+            "threads": self.threads,
             "cells": [
                 {
                     "task": c.task,

@@ -176,7 +176,7 @@ def verify(results: Path, run_id: str, rtol: float = RTOL, atol: float = ATOL, d
                                  "pass --device cpu to compare within the tolerance") from None
         exact = bool(record.get("options", {}).get("deterministic")) and \
             record.get("environment", {}).get("device", "cpu") == "cpu" and resolved == "cpu"
-        notes = _environment_notes(record, resolved, opts.threads)
+        notes = _environment_notes(record, resolved, spec.threads)
         status = execute(spec, opts)
         rerun = RunStore(Path(tmp)).state(rid)
     if status != DONE or rerun.record is None:

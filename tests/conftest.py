@@ -6,7 +6,7 @@
   that fail before anything runs, ``list``, ``status`` and dry runs) and returns
   ``(exit_code, stdout, stderr)``.
 * ``smoke_results`` is a session-scoped results folder holding one ``run --suite smoke``
-  (every registered method on every smoke task, tiny sizes, ``--threads 1``).  Treat it as
+  (every registered method on every smoke task, tiny sizes, two worker processes).  Treat it as
   read-only; a test that changes results works on ``copy_results(smoke_results, tmp_path / "r")``.
 * ``by_method(results, task="gmm2d")``, ``records``, ``run_counts``, ``snapshot`` and
   ``one_error_line`` read results folders and CLI output.
@@ -27,7 +27,9 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RUN_FLAGS = ("--threads", "1", "--quiet", "--no-report")
+# Runs in the test process or one serial subprocess (``--jobs 1``: the local launcher); a test
+# that wants parallel workers passes its own --jobs after these flags (argparse keeps the last).
+RUN_FLAGS = ("--quiet", "--no-report", "--jobs", "1")
 
 # Tiny tensors: one intra-op thread is fastest, and on a shared or oversubscribed machine
 # several threads spin against each other (a 10 s test took minutes with 2 threads).
@@ -105,9 +107,9 @@ def one_error_line(stderr: str) -> str:
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ``run --suite smoke`` (every method x every smoke task, tiny sizes, --threads 1); read-only."""
+    """One ``run --suite smoke`` (every method x every smoke task, tiny sizes, 2 jobs); read-only."""
     results = tmp_path_factory.mktemp("smoke") / "results"
-    proc = run_cli("run", "--suite", "smoke", "--results", results, *RUN_FLAGS)
+    proc = run_cli("run", "--suite", "smoke", "--results", results, *RUN_FLAGS, "--jobs", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return results
 

@@ -394,7 +394,7 @@ def test_a_run_on_the_fixture_end_to_end(data_dir, tmp_path, monkeypatch):
     tiny = {"*": {"width": 8, "depth": 2, "batch": 16, "source_epochs": 1, "sample_steps": 2}}
     suite = Suite("t", "", (Cell("ptbxl-icbeb", ("source-only",), (8,), (0,), task_params=tiny_task, hparams=tiny),))
     (spec,) = plan(suite, load_registries())
-    assert execute(spec, ExecOptions(results=str(tmp_path), threads=1)) == "done"
+    assert execute(spec, ExecOptions(results=str(tmp_path))) == "done"
     record = json.loads((tmp_path / "runs" / spec.run_id / "record.json").read_text())
     assert record["status"] == "done" and "downstream_auc" in record["metrics"]
     assert "feature_mmd" in record["metrics"]

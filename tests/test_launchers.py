@@ -85,7 +85,7 @@ def test_dask_matches_local_and_survives_a_dead_worker(reference: Path, tmp_path
     results = tmp_path / "r"
     crash, marker = _crash_args(tmp_path)
     code, out, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", *METHODS, "crash-once", *crash,
-                              "--launcher", "dask", "--jobs", "2", "--results", results, "--deterministic", *RUN_FLAGS)
+                              "--launcher", "dask", "--results", results, "--deterministic", *RUN_FLAGS, "--jobs", "2")
     assert code == 0, out + err
     assert marker.exists(), "a dask worker was killed"
     counts = run_counts(out)  # a task whose result lived on the killed worker is recomputed: it is skipped
@@ -134,7 +134,7 @@ def test_joblib_worker_death_loses_nothing_finished(reference: Path, tmp_path: P
     done_before = snapshot(results / "runs" / by_method(reference)["source-only"]["run_id"])
     crash, marker = _crash_args(tmp_path)
     code, out, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "source-only", "lora", "crash-once", *crash,
-                              "--jobs", "2", "--results", results, "--deterministic", *RUN_FLAGS)
+                              "--results", results, "--deterministic", *RUN_FLAGS, "--jobs", "2")
     assert code == 0, out + err
     assert marker.exists() and "a joblib worker died" in caplog.text
     counts = run_counts(out)
@@ -180,3 +180,28 @@ def test_status_reads_the_job_file_of_runs_without_a_record(tmp_path: Path, monk
     assert states[raised] == ("failed", "failed in slurm job 7_1: ValueError: boom")
     assert states[unknown] == ("missing", "submitted as slurm job 7_2; no record yet")
     assert plain not in states
+
+
+def test_joblib_default_jobs_match_local_bit_for_bit(reference: Path, tmp_path: Path, cli_main) -> None:
+    """The thread count belongs to the run, not to the launcher: `--launcher joblib --jobs 2`
+    (the default on a 2-core machine) gives the local launcher's metrics, bit for bit, and
+    every record says it ran on the suite's one thread."""
+    results = tmp_path / "r"
+    code, out, err = cli_main("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", *METHODS, "--results", results,
+                              "--deterministic", *RUN_FLAGS, "--launcher", "joblib", "--jobs", "2")
+    assert code == 0, out + err
+    _assert_same_metrics(results, reference, METHODS)
+    for rec in records(results).values():
+        assert rec["spec"]["threads"] == 1 and rec["environment"]["torch_threads"] == 1
+
+
+def test_threads_override_is_part_of_the_run_id(reference: Path, cli_main) -> None:
+    """--threads 2 plans other runs (other ids, threads=2 in the spec), so it can never be
+    mistaken for the suite's one-thread records; status of the suite's runs ignores them."""
+    select = ("--suite", "smoke", "--tasks", "gmm2d", "--methods", *METHODS, "--results", reference)
+    code, out, _ = cli_main("status", *select)
+    assert code == 0 and f"total: done {len(METHODS)}" in out
+    code, out, _ = cli_main("status", *select, "--threads", "2")
+    assert code == 0 and "done" not in out.split("total:")[-1]
+    code, _, err = cli_main("status", *select, "--threads", "0")
+    assert code == 2 and "--threads 0 is not allowed" in err

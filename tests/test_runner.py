@@ -55,7 +55,7 @@ def test_record_carries_provenance(smoke_results: Path) -> None:
     for key in ("fit_s", "sample_s", "eval_s"):
         assert rec["timings"][key] >= 0.0
     assert rec["memory"]["peak_rss_mb"] > 10
-    assert rec["options"]["threads"] == 1 and rec["options"]["deterministic"] is False
+    assert rec["spec"]["threads"] == 1 and "threads" not in rec["options"] and rec["options"]["deterministic"] is False
     assert set(rec["seeds"]) == {"init", "train", "sample", "eval"}
     assert rec["schema_version"] >= 1 and rec["finished"] >= rec["started"]
     assert rec["resolved_hparams"] == rec["spec"]["hparams"]
@@ -226,6 +226,6 @@ def test_bad_launcher_and_jobs(cli_main, smoke_results: Path, tmp_path: Path) ->
     before = snapshot(results)
     code, _, err = cli_main("run", "--suite", "smoke", "--results", results, "--launcher", "carrier-pigeon", *RUN_FLAGS)
     assert code == 2 and "unknown launcher 'carrier-pigeon'" in err
-    code, _, err = cli_main("run", "--suite", "smoke", "--results", results, "--jobs", "0", *RUN_FLAGS)
+    code, _, err = cli_main("run", "--suite", "smoke", "--results", results, *RUN_FLAGS, "--jobs", "0")
     assert code == 2 and "--jobs 0 is not allowed" in err
     assert snapshot(results) == before

@@ -17,8 +17,8 @@ from benchmark.spec import RunSpec, canonical_json
 from conftest import gmm_task, records, run_python
 
 PINNED_JSON = ('{"hparams":{"alpha":4.0,"rank":4,"sampler":"dpm2"},"method":"lora","suite":"smoke",'
-               '"suite_seed":0,"task":"gmm2d","task_params":{"n_target":10,"variance":0.1},"trial":1}')
-PINNED_RUN_ID = "20914df90748b0e6"
+               '"suite_seed":0,"task":"gmm2d","task_params":{"n_target":10,"variance":0.1},"threads":1,"trial":1}')
+PINNED_RUN_ID = "9e5ab7c306776b6b"
 
 
 def pinned_spec(**change) -> RunSpec:
@@ -40,7 +40,8 @@ def test_run_id_ignores_key_order_and_changes_with_every_field() -> None:
     assert reordered.run_id == spec.run_id
     assert RunSpec.from_dict(json.loads(spec.canonical())).run_id == spec.run_id
     changes = [dict(suite="quick"), dict(suite_seed=1), dict(task="gmm-highdim"), dict(method="finetune"), dict(trial=2),
-               dict(task_params={"variance": 0.1, "n_target": 100}), dict(hparams={"sampler": "dpm2", "rank": 8, "alpha": 4.0})]
+               dict(task_params={"variance": 0.1, "n_target": 100}), dict(hparams={"sampler": "dpm2", "rank": 8, "alpha": 4.0}),
+               dict(threads=2)]
     ids = {pinned_spec(**c).run_id for c in changes}
     assert len(ids) == len(changes) and spec.run_id not in ids
 

@@ -40,7 +40,7 @@ class SlurmOptions:
         partition: the SLURM partition (``--slurm-partition``); None for the default.
         time_min: the time limit of one task in minutes (``--slurm-time``).
         gpus: GPUs per task (``--slurm-gpus``).
-        cpus: CPUs per task (``--slurm-cpus``); None uses the torch thread count.
+        cpus: CPUs per task (``--slurm-cpus``); None uses the runs' torch thread count.
         mem_gb: memory per task in GB (``--slurm-mem-gb``); None for the default.
         array_parallelism: at most this many tasks at once (``--slurm-array-parallelism``).
         folder: submitit's folder of pickles and logs (default ``<results>/slurm``).
@@ -66,7 +66,7 @@ class SlurmOptions:
                 raise BenchmarkError(f"--slurm-{flag} {value} is not allowed; give a positive number")
 
 
-def _executor(slurm: SlurmOptions, opts: ExecOptions, jobs: int) -> Any:
+def _executor(slurm: SlurmOptions, opts: ExecOptions, jobs: int, threads: int = 1) -> Any:
     import submitit
 
     if slurm.cluster == "slurm" and shutil.which("sbatch") is None:
@@ -78,7 +78,7 @@ def _executor(slurm: SlurmOptions, opts: ExecOptions, jobs: int) -> Any:
         "name": "tldm-bench",
         "timeout_min": int(slurm.time_min),
         "gpus_per_node": int(slurm.gpus),
-        "cpus_per_task": int(slurm.cpus or opts.threads),
+        "cpus_per_task": int(slurm.cpus or threads),
         "mem_gb": slurm.mem_gb,
         "slurm_partition": slurm.partition,
         "slurm_array_parallelism": slurm.array_parallelism or max(1, jobs),
@@ -133,7 +133,7 @@ def run_slurm(specs: Sequence[RunSpec], opts: ExecOptions, jobs: int,
         todo = [s for s in todo if out[s.run_id] != QUEUED]
     if not todo:
         return [out[s.run_id] for s in specs]
-    executor = _executor(slurm, opts, jobs)
+    executor = _executor(slurm, opts, jobs, threads=max((s.threads for s in todo), default=1))
     bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not opts.progress)
     for wave in _waves(todo, slurm, jobs):
         submitted = executor.map_array(execute, list(wave), [opts] * len(wave))
