@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered methods, tasks, metrics, suites or figures")
     p.add_argument("kind", nargs="?", default="methods")
     p.add_argument("--plugins", nargs="*", default=[], metavar="DIR")
+    p.add_argument("--resolved", default=None, metavar="SUITE",
+                   help="with `list suites`: every hyper-parameter each run of SUITE resolves to")
 
     p = sub.add_parser("run", help="plan and execute runs, then write the report")
     _add_common(p)
@@ -137,7 +139,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     from benchmark.report.listing import format_listing
     from benchmark.registry import load_registries
 
-    print(format_listing(load_registries(args.plugins), args.kind))
+    regs = load_registries(args.plugins)
+    if args.resolved is not None:
+        from benchmark.planner import format_resolved, plan
+
+        if args.kind not in ("suites", "suite"):
+            raise BenchmarkError(f"--resolved goes with `list suites`, not `list {args.kind}`; "
+                                 f"e.g. python -m benchmark list suites --resolved quick")
+        suite = regs.suites.get(args.resolved)()
+        print(format_resolved(suite, plan(suite, regs)))
+        return 0
+    print(format_listing(regs, args.kind))
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from benchmark.errors import BenchmarkError
 from benchmark.params import params_to_dict, resolve_params
 from benchmark.registry import Registries
-from benchmark.spec import Cell, RunSpec, Suite
+from benchmark.spec import Cell, RunSpec, Suite, canonical_json
 
 
 def select(
@@ -99,3 +99,38 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     if unused:
         raise BenchmarkError(f"--set *.{sorted(unused)[0]} matches no hyper-parameter of the planned methods")
     return list(specs.values())
+
+
+def resolved_config(specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
+    """What a plan runs, folded over n_target and trials: one entry per (task, task
+    parameters other than n_target, method, resolved hyper-parameters), with the n_target
+    values and trials it runs at.  Sorted, JSON-ready; the golden files of the suites."""
+    groups: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        task_params = {k: v for k, v in spec.task_params.items() if k != "n_target"}
+        entry = {"task": spec.task, "task_params": task_params, "method": spec.method,
+                 "hparams": dict(spec.hparams), "threads": spec.threads}
+        key = canonical_json(entry)
+        group = groups.setdefault(key, {**entry, "n_targets": set(), "trials": set()})
+        group["n_targets"].add(spec.n_target)
+        group["trials"].add(spec.trial)
+    def order(key: str) -> tuple[str, ...]:
+        g = groups[key]
+        return g["task"], canonical_json(g["task_params"]), g["method"], key
+
+    out = []
+    for key in sorted(groups, key=order):
+        g = groups[key]
+        out.append({**g, "n_targets": sorted(g["n_targets"]), "trials": sorted(g["trials"])})
+    return out
+
+
+def format_resolved(suite: Suite, specs: Sequence[RunSpec]) -> str:
+    """A readable listing of :func:`resolved_config`: per task and method, every value."""
+    lines = [f"suite {suite.name}: {len(specs)} runs, {suite.threads} torch thread(s) per run"]
+    for e in resolved_config(specs):
+        extra = ",".join(f"{k}={v}" for k, v in e["task_params"].items())
+        lines.append(f"  {e['task']}{'[' + extra + ']' if extra else ''} {e['method']}  "
+                     f"n_target={'/'.join(map(str, e['n_targets']))} trials={'/'.join(map(str, e['trials']))}")
+        lines.append("      " + ", ".join(f"{k}={v}" for k, v in e["hparams"].items()))
+    return "\n".join(lines)

@@ -85,7 +85,7 @@ def component_seconds(repeats: int) -> dict[str, float]:
     """Seconds per unit of work at the quick ecg-synth sizes (one thread per job)."""
     from benchmark.suites import QUICK_ECG
 
-    h = QUICK_ECG["*"]
+    h = QUICK_ECG.hparams()["*"]
     clf_b, guid_b = h["clf_batch"], h["guid_batch"]
     from benchmark.diffusion.conv1d import ScalarConv1d
     from benchmark.metrics.context import EvalContext
@@ -167,7 +167,7 @@ def quick_estimate(c: dict[str, float], jobs: int) -> dict[str, float]:
 
     from benchmark.registry import load_registries
 
-    h, task_params = QUICK_ECG["*"], load_registries().tasks.get("ecg-synth").Params()
+    h, task_params = QUICK_ECG.hparams()["*"], load_registries().tasks.get("ecg-synth").Params()
     n_source, n_eval, nfe = task_params.n_source, task_params.n_eval, 2 * h["sample_steps"]
     src_steps = h["source_epochs"] * -(-n_source // h["batch"])
     unet = {50: c["unet_step_b50"], 200: c["unet_step_b64"]}

@@ -1,0 +1,60 @@
+"""What each built-in suite runs is pinned: the resolved hyper-parameters of every run of
+smoke, quick, extended and paper (folded over n_target and trials) must equal the golden
+files in tests/golden/.  A change to a suite, a Params default or the budget rules shows up
+here and in review.  Regenerate with ``UPDATE_GOLDEN=1 python -m pytest tests/test_suites.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmark.planner import plan, resolved_config
+from benchmark.registry import load_registries
+from benchmark.suites import QUICK_GMM, Budget
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "extended", "paper"])
+def test_resolved_hyper_parameters_match_the_golden_file(name: str) -> None:
+    regs = load_registries()
+    got = resolved_config(plan(regs.suites.get(name)(), regs))
+    path = GOLDEN / f"resolved_{name}.json"
+    text = json.dumps(got, indent=1, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"{path} is missing; regenerate with UPDATE_GOLDEN=1"
+    assert json.loads(path.read_text()) == got, f"suite {name} changed; review, then regenerate with UPDATE_GOLDEN=1"
+
+
+def _resolved(regs, name: str, method: str, task: str = "gmm2d") -> list[dict]:
+    return [e for e in resolved_config(plan(regs.suites.get(name)(), regs)) if e["method"] == method and e["task"] == task]
+
+
+def test_lora_keeps_its_own_learning_rate_in_every_gmm_suite() -> None:
+    """The regression of issue 13: quick's full-finetune rate (2e-4) reached LoRA through the
+    shared block.  Exceptions are explicit now."""
+    regs = load_registries()
+    for suite in ("quick", "paper"):
+        (lora,) = {json.dumps(e["hparams"], sort_keys=True) for e in _resolved(regs, suite, "lora")}
+        assert json.loads(lora)["finetune_lr"] == 1e-3, suite
+    (finetune,) = {json.dumps(e["hparams"], sort_keys=True) for e in _resolved(regs, "quick", "finetune")}
+    assert json.loads(finetune)["finetune_lr"] == QUICK_GMM.finetune["finetune_lr"]
+
+
+def test_budget_blocks_may_not_share_a_key() -> None:
+    with pytest.raises(ValueError, match="in two blocks"):
+        Budget(denoiser={"lr": 1e-3}, finetune={"lr": 2e-3}).hparams()
+
+
+def test_list_suites_resolved_prints_every_run_setting(cli_main) -> None:
+    code, out, _ = cli_main("list", "suites", "--resolved", "quick")
+    assert code == 0
+    assert out.startswith("suite quick: ") and "1 torch thread(s) per run" in out
+    assert "] lora  n_target=10/100/1000" in out and "finetune_lr=0.001" in out
+    code, _, err = cli_main("list", "methods", "--resolved", "quick")
+    assert code == 2 and "--resolved goes with `list suites`" in err
