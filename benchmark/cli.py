@@ -105,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.add_argument("--paper", action="store_true", help="regenerate the paper figure set into OUT/paper")
 
+    p = sub.add_parser("reference", help="copy a suite's done records to results/reference/ and regenerate README's tables")
+    p.add_argument("--results", default="results", help="results folder holding the suite's runs (default: results/)")
+    p.add_argument("--suite", default=DEFAULT_SUITE, help=f"the suite (default: {DEFAULT_SUITE})")
+    p.add_argument("--reference", default=None, metavar="FILE",
+                   help="the reference file (default: results/reference/SUITE.jsonl)")
+    p.add_argument("--readme", default="README.md", metavar="FILE", help="README to update (default: README.md)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if README's tables differ from what the reference file renders to")
+    p.add_argument("--plugins", nargs="*", default=[], metavar="DIR")
+
     p = sub.add_parser("verify", help="rerun a done run in a fresh folder and compare its metrics with the record")
     p.add_argument("run_id", metavar="RUN_ID", help="a run id (or a unique prefix of one)")
     p.add_argument("--results", default="results", help="results folder (default: results/)")
@@ -232,6 +242,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    from benchmark.planner import plan
+    from benchmark.registry import load_registries
+    from benchmark.report.reference import export_reference, load_reference, render_blocks, update_readme
+
+    regs = load_registries(args.plugins)
+    path = Path(args.reference or Path("results") / "reference" / f"{args.suite}.jsonl")
+    if args.check:
+        ref = load_reference(path)
+    else:
+        ref = export_reference(Path(args.results), plan(regs.suites.get(args.suite)(), regs), path)
+        print(f"{len(ref.records)} records of suite {args.suite} written to {path}")
+    changed = update_readme(Path(args.readme), render_blocks(ref, regs), check=args.check)
+    if args.check:
+        print(f"{args.readme}: tables differ from {path}: {', '.join(changed)}" if changed
+              else f"{args.readme}: tables match {path}")
+        return 1 if changed else 0
+    print(f"{args.readme}: {'updated ' + ', '.join(changed) if changed else 'tables already up to date'}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
@@ -244,7 +275,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "prepare": cmd_prepare, "status": cmd_status, "report": cmd_report,
-            "verify": cmd_verify}
+            "reference": cmd_reference, "verify": cmd_verify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

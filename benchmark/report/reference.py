@@ -1,0 +1,151 @@
+"""Reference results: the README's tables, regenerated from records by one command.
+
+    python -m benchmark run --all                      # the quick suite (records in results/)
+    python -m benchmark reference --results results    # -> results/reference/quick.jsonl + README blocks
+
+``results/reference/<suite>.jsonl`` is the committed, compact copy of a suite's done
+records (one JSON line per run: run id, spec, metrics, the code commit and the thread
+count it ran with).  README.md shows tables between ``<!-- results:<slug>:begin -->`` and
+``<!-- results:<slug>:end -->`` markers; each block is :func:`render_block` of the
+reference, made by the same table code as ``reports/tables/`` (``to_markdown``).
+``tests/test_readme_results.py`` fails when a block differs from what the reference
+renders to, or when the reference no longer holds the runs the suite plans (a changed
+suite must be run again before its numbers can be shown).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from benchmark.errors import BenchmarkError
+from benchmark.registry import Registries
+from benchmark.spec import RunSpec
+from benchmark.store import DONE, RunStore, atomic_write_text
+
+#: The metrics of README's table for each task (one block per setting, named by its slug).
+README_TABLES: Mapping[str, tuple[str, ...]] = {
+    "gmm2d": ("mmd",),
+    "ecg-synth": ("downstream_auc", "downstream_accuracy", "feature_mmd"),
+}
+BLOCK = re.compile(r"(<!-- results:(?P<slug>[\w.=,-]+):begin -->\n)(?P<body>.*?)(<!-- results:(?P=slug):end -->)", re.S)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The compact records of one suite (``results/reference/<suite>.jsonl``)."""
+
+    suite: str
+    records: tuple[dict[str, Any], ...]
+
+    @property
+    def run_ids(self) -> set[str]:
+        return {r["run_id"] for r in self.records}
+
+
+def export_reference(results: Path, specs: Sequence[RunSpec], path: Path) -> Reference:
+    """Write the done records of ``specs`` found in ``results`` as ``path`` (JSON lines).
+
+    Raises:
+        BenchmarkError: when a planned run has no done record (run the suite first).
+    """
+    store = RunStore(Path(results))
+    rows, missing = [], []
+    for spec in sorted(specs, key=lambda s: s.run_id):
+        state = store.state(spec.run_id)
+        if state.status != DONE or state.record is None:
+            missing.append(spec)
+            continue
+        rec = state.record
+        rows.append({"run_id": spec.run_id, "spec": rec["spec"], "metrics": rec["metrics"],
+                     "git_commit": rec.get("provenance", rec.get("environment", {})).get("git_commit"),
+                     "torch_threads": rec.get("environment", {}).get("torch_threads")})
+    if missing:
+        raise BenchmarkError(f"{len(missing)} of {len(specs)} planned runs have no done record in {results} "
+                             f"(e.g. {missing[0].label()}); run `python -m benchmark run --suite "
+                             f"{specs[0].suite} --results {results}` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    return Reference(specs[0].suite if specs else "", tuple(rows))
+
+
+def load_reference(path: Path) -> Reference:
+    try:
+        rows = tuple(json.loads(line) for line in Path(path).read_text().splitlines() if line.strip())
+    except (OSError, ValueError) as exc:
+        raise BenchmarkError(f"cannot read the reference {path} ({exc}); regenerate it with "
+                             "`python -m benchmark reference`") from None
+    suite = rows[0]["spec"]["suite"] if rows else ""
+    return Reference(suite, rows)
+
+
+def _materialise(ref: Reference, folder: Path) -> None:
+    """A results folder holding the reference's records (what the table code reads)."""
+    from benchmark import SCHEMA_VERSION
+
+    store = RunStore(folder)
+    for r in ref.records:
+        store.folder(r["run_id"]).mkdir(parents=True, exist_ok=True)
+        store.write_spec(r["run_id"], r["spec"])
+        store.write_record(r["run_id"], {"schema_version": SCHEMA_VERSION, "run_id": r["run_id"], "status": DONE,
+                                         "spec": r["spec"], "metrics": r["metrics"]})
+
+
+def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
+    rows = list(rows)
+    commits = sorted({str(r.get("git_commit"))[:7] for r in rows if r.get("git_commit")})
+    threads = sorted({r.get("torch_threads") for r in rows if r.get("torch_threads") is not None})
+    return (f"From `python -m benchmark run --all` then `python -m benchmark reference` "
+            f"(suite {ref.suite}, {len(rows)} runs, {'/'.join(map(str, threads)) or '?'} torch thread(s) per run, "
+            f"code of commit {', '.join(commits) or 'unknown'}; `results/reference/{ref.suite}.jsonl`).")
+
+
+def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
+    """slug -> the Markdown of README's block for that setting (provenance line + table)."""
+    from benchmark.report.runs import collect_runs, tidy_frame_from
+    from benchmark.report.tables import table_data, to_markdown
+
+    with tempfile.TemporaryDirectory(prefix="tldm-reference-") as tmp:
+        _materialise(ref, Path(tmp))
+        runs = collect_runs(Path(tmp), regs)
+        tidy = tidy_frame_from(runs)
+    out: dict[str, str] = {}
+    done = runs.done()
+    for setting in sorted(done.setting.unique()):
+        first = done[done.setting == setting].iloc[0]
+        slug = first.slug
+        metrics = [m for m in README_TABLES.get(first.task, ()) if m in set(tidy[tidy.setting == setting].metric)]
+        if not metrics:
+            continue
+        ids = set(done[done.setting == setting].run_id)
+        rows = [r for r in ref.records if r["run_id"] in ids]
+        out[slug] = _provenance(ref, rows) + "\n\n" + to_markdown(table_data(runs, tidy, setting, metrics))
+    return out
+
+
+def update_readme(readme: Path, blocks: Mapping[str, str], check: bool = False) -> list[str]:
+    """Replace every ``results:<slug>`` block of ``readme`` by ``blocks[slug]``.
+
+    Returns the slugs whose text changed (with ``check``, nothing is written).  A block
+    in README with no rendering is an error: its numbers would come from nowhere.
+    """
+    text = Path(readme).read_text()
+    changed: list[str] = []
+
+    def swap(m: re.Match) -> str:
+        slug = m.group("slug")
+        if slug not in blocks:
+            raise BenchmarkError(f"{readme} has a results:{slug} block but the reference holds no table for it; "
+                                 f"remove the block or add {slug} to the reference suite")
+        if m.group("body") != blocks[slug]:
+            changed.append(slug)
+        return m.group(1) + blocks[slug] + m.group(4)
+
+    new = BLOCK.sub(swap, text)
+    if changed and not check:
+        atomic_write_text(Path(readme), new)
+    return changed
