@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import typing
 from pathlib import Path
@@ -203,7 +202,7 @@ def test_a_new_params_class_gets_the_rule_and_can_declare_bounds() -> None:
 def test_files_respect_the_umask(tmp_path: Path) -> None:
     results = tmp_path / "r"
     code = ("import os, sys; os.umask(0o027); from benchmark.cli import main; "
-            f"sys.exit(main({[*SOURCE_ONLY, '--results', str(results), *RUN_FLAGS]!r}))")
+            f"sys.exit(main({['run', *SOURCE_ONLY, '--results', str(results), *RUN_FLAGS]!r}))")
     proc = run_cli_python(code)
     assert proc.returncode == 0, proc.stderr
     files = [p for p in results.rglob("*") if p.is_file() and not p.name.endswith(".lock")]

@@ -135,11 +135,19 @@ def input_fingerprint(data_dir: Path, label_map: LabelMap) -> dict[str, Any]:
 
 
 def check_complete_csv(path: Path) -> None:
-    """Refuse a CSV table whose rows do not all have the header's number of fields (a file cut
-    mid-row by an interrupted download or copy); pandas would fill the cut row with NaN."""
+    """Refuse a CSV table cut by an interrupted download or copy: its last row has no line
+    break, or a row has fewer fields than the header (pandas would fill them with NaN and the
+    cut row, or what is left of it, would be used)."""
     import csv
 
     try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) not in (b"\n", b"\r"):
+                    raise BenchmarkError(f"{path} is cut: its last row does not end with a line break (an "
+                                         "interrupted download or copy?); copy the file again")
         with open(path, newline="", encoding="utf-8", errors="replace") as fh:
             rows = csv.reader(fh)
             header = next(rows, [])
