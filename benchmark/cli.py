@@ -13,16 +13,42 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Sequence
 
 from benchmark.errors import BenchmarkError
 
 DEFAULT_SUITE = "quick"
+DEFAULT_RESULTS = "results"
+DEFAULT_REPORTS = "reports"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line plus a hint (not the whole usage)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message}; see `{self.prog} --help`\n")
+
+
+def report_folder(results: str, out: str | None) -> Path:
+    """``--out``, else the report folder beside the records: ``reports/`` for the default
+    results folder, ``DIR/reports/`` for ``--results DIR`` (so two experiments never share one)."""
+    if out is not None:
+        return Path(out)
+    return Path(DEFAULT_REPORTS) if results == DEFAULT_RESULTS else Path(results) / DEFAULT_REPORTS
+
+
+def _check_plugin_dirs(folders: Sequence[str]) -> None:
+    for folder in folders:
+        path = Path(folder)
+        if path.is_file():
+            raise BenchmarkError(f"--plugins {folder} is a file, not a folder; pass the folder that holds it "
+                                 f"(--plugins {path.parent or '.'})")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results", help="results folder (default: results/)")
+    p.add_argument("--results", default=DEFAULT_RESULTS, help="results folder (default: results/)")
     p.add_argument("--plugins", nargs="*", default=[], metavar="DIR", help="extra plugin folders")
 
 
@@ -32,8 +58,9 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", default=None)
     p.add_argument("--n-target", nargs="+", type=int, default=None, dest="n_target")
     p.add_argument("--seeds", nargs="+", type=int, default=None)
-    p.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", dest="overrides",
-                   help="override a hyper-parameter; METHOD may be * for every method with that key")
+    p.add_argument("--set", action="extend", nargs="+", default=[], metavar="METHOD.KEY=VALUE", dest="overrides",
+                   help="override hyper-parameters (several pairs after one --set); METHOD may be * for every "
+                        "method with that key")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch threads per run instead of the suite's own (1 for the built-in suites); "
                         "part of the run id, so it plans other runs")
@@ -59,7 +86,7 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description="tldm-bench: transfer learning of diffusion models")
+    parser = OneLineParser(prog="python -m benchmark", description="tldm-bench: transfer learning of diffusion models")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered methods, tasks, metrics, suites or figures")
@@ -81,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--force", action="store_true", help="rerun done runs (old records are kept in history/)")
     p.add_argument("--no-report", action="store_true", help="skip the report at the end")
-    p.add_argument("--out", default="reports", help="report folder (default: reports/)")
+    p.add_argument("--out", default=None,
+                   help="report folder (default: reports/ for the default results folder, else RESULTS/reports/)")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for runs that another process is executing (default: leave them and exit 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="real-data folder (ptbxl/, icbeb2018/) for the ECG tasks; sets TLDM_ECG_DIR for the runs")
@@ -102,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="tables and figures from the records")
     _add_common(p)
     p.add_argument("--suite", default=None)
-    p.add_argument("--out", default="reports")
+    p.add_argument("--out", default=None,
+                   help="report folder (default: reports/ for the default results folder, else RESULTS/reports/)")
     p.add_argument("--paper", action="store_true", help="regenerate the paper figure set into OUT/paper")
 
     p = sub.add_parser("reference", help="copy a suite's done records to results/reference/ and regenerate README's tables")
@@ -117,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="rerun a done run in a fresh folder and compare its metrics with the record")
     p.add_argument("run_id", metavar="RUN_ID", help="a run id (or a unique prefix of one)")
-    p.add_argument("--results", default="results", help="results folder (default: results/)")
+    p.add_argument("--results", default=DEFAULT_RESULTS, help="results folder (default: results/)")
     p.add_argument("--rtol", type=float, default=0.05, help="relative tolerance for non-deterministic or GPU runs (0.05)")
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance for non-deterministic or GPU runs (1e-4)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="rerun on this device (default: the recorded one)")
@@ -134,7 +165,27 @@ def _plan(args: argparse.Namespace):
     suite = regs.suites.get(args.suite or DEFAULT_SUITE)()
     suite = select(suite, regs, args.tasks, args.methods, args.n_target, args.seeds)
     specs = plan(suite, regs, parse_set_options(args.overrides), threads=args.threads)
+    if args.methods:
+        _check_supported(regs, suite, specs, args.methods)
     return regs, suite, specs
+
+
+def _check_supported(regs, suite, specs, methods: Sequence[str]) -> None:
+    """A method named with --methods that got no run: say which tasks it cannot run on and why."""
+    planned = {s.method for s in specs}
+    for name in methods:
+        if name in planned:
+            continue
+        method_cls = regs.methods.get(name)
+        tasks = sorted({c.task for c in suite.cells if name in c.methods or "*" in c.methods})
+        why = [f"{t} (lacks {', '.join(sorted(method_cls.requires - regs.tasks.get(t).capabilities))})"
+               for t in tasks if not method_cls.supports(regs.tasks.get(t))]
+        if why:
+            raise BenchmarkError(f"method {name} needs {', '.join(sorted(method_cls.requires))}, which these tasks "
+                                 f"do not provide: {'; '.join(why)}; pick another task or method "
+                                 "(`python -m benchmark list methods`)")
+        raise BenchmarkError(f"suite {suite.name} has no cell for method {name} on the selected tasks; "
+                             f"`python -m benchmark run --suite {suite.name} --dry-run` shows its cells")
 
 
 def usable_cores() -> int:
@@ -175,6 +226,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.jobs = usable_cores()
     if args.jobs < 1:
         raise BenchmarkError(f"--jobs {args.jobs} is not allowed; give 1 or more")
+    if args.threads is not None and args.threads < 1:
+        raise BenchmarkError(f"--threads {args.threads} is not allowed; give 1 or more (or leave it out)")
     regs, suite, specs = _plan(args)
     if args.dry_run:
         print(format_plan(suite, specs))
@@ -185,9 +238,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         getattr(regs.tasks.get(task), "preflight", lambda: None)()  # e.g. the data folder exists
     launcher = args.launcher or ("joblib" if args.jobs > 1 else "local")
     kwargs = launcher_options(launcher, vars(args))
-    results = check_writable(Path(args.results))
     if executes_here(launcher, vars(args)):
-        resolve_device(args.device)
+        resolve_device(args.device)  # before the results folder is created
+    results = check_writable(Path(args.results))
     if args.checkpoint_every < 0 or args.checkpoint_keep < 1:
         raise BenchmarkError("--checkpoint-every needs 0 (off) or more steps and --checkpoint-keep 1 or more")
     opts = ExecOptions(
@@ -199,15 +252,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         checkpoint_every=args.checkpoint_every,
         checkpoint_keep=args.checkpoint_keep,
+        wait=args.wait,
     )
+    out = report_folder(args.results, args.out)
     counts = launch(launcher, specs, opts, jobs=args.jobs, **kwargs)
     print(f"{len(specs)} runs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(format_status(specs, results))
     if not args.no_report:
         from benchmark.report import build_report
 
-        print(build_report(results, Path(args.out), regs=regs, planned=specs).format())
-    return 1 if counts.get("failed") or counts.get("lost") else 0
+        print(build_report(results, out, regs=regs, planned=specs).format())
+    if counts.get("locked"):
+        print(f"error: {counts['locked']} runs were left undone because another process holds their lock (it is "
+              "executing them); run the same command again when it has finished, or pass --wait", file=sys.stderr)
+    return 1 if counts.get("failed") or counts.get("lost") or counts.get("locked") else 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -238,7 +296,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from benchmark.planner import plan
 
         planned = plan(regs.suites.get(args.suite)(), regs)
-    print(build_report(results, Path(args.out), regs=regs, planned=planned, paper=args.paper).format())
+    print(build_report(results, report_folder(args.results, args.out), regs=regs, planned=planned,
+                       paper=args.paper).format())
     return 0
 
 
@@ -281,6 +340,7 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "prepare": cmd_prepare, "status": 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_plugin_dirs(getattr(args, "plugins", None) or ())
         return COMMANDS[args.command](args)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -138,7 +138,9 @@ class Registries:
     def by_kind(self, kind: str) -> Registry[Any]:
         kind = kind.rstrip("s")
         if kind not in KINDS:
-            raise BenchmarkError(f"unknown registry '{kind}'; choose one of {', '.join(k + 's' for k in KINDS)}")
+            close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}s? " if close else ""
+            raise BenchmarkError(f"unknown registry '{kind}'; {hint}choose one of {', '.join(k + 's' for k in KINDS)}")
         return getattr(self, kind + "s")
 
 

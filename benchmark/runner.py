@@ -30,7 +30,26 @@ from benchmark.provenance import environment, peak_memory_mb
 from benchmark.registry import load_registries
 from benchmark.seeding import derive_seed, seed_everything, torch_generator
 from benchmark.spec import RunSpec
-from benchmark.store import CORRUPT, DONE, FAILED, RunStore
+from benchmark.store import CORRUPT, DONE, FAILED, RunStore, save_npz
+
+
+class RunLogHandler(logging.FileHandler):
+    """The run's ``log.txt`` handler.  When a write fails (disk full, file made read-only)
+    it stops writing instead of printing a "--- Logging error ---" dump per message; the
+    first error is kept in ``error``, and the run's own writes report the failure once."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.error: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.error is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        import sys
+
+        self.error = sys.exc_info()[1]
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class ExecOptions:
     save_samples: bool = True
     checkpoint_every: int = 200
     checkpoint_keep: int = 2
+    wait: bool = False  # wait for a run whose lock another process holds (instead of leaving it "locked")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,15 +154,17 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         info[name] = metric_doc(fn)
     metrics.update({k: float(v) for k, v in ctx.diagnostics.items()})
     timings["eval_s"] = time.perf_counter() - t0
+    artifacts: dict[str, str] = {}  # file -> SHA-256, checked whenever the record is loaded
     if opts.save_samples:
         arrays = {"samples": samples.numpy()}
         if labels is not None:
             arrays["labels"] = labels.numpy()
-        np.savez_compressed(folder / "samples.npz", **arrays)
+        artifacts["samples.npz"] = save_npz(folder / "samples.npz", arrays)
         if ctx.outputs:
-            np.savez_compressed(folder / "outputs.npz", **{k: np.asarray(v) for k, v in ctx.outputs.items()})
+            artifacts["outputs.npz"] = save_npz(folder / "outputs.npz", {k: np.asarray(v) for k, v in ctx.outputs.items()})
     return {
         "metrics": metrics,
+        "artifacts": artifacts,
         "metric_info": info,
         "resolved_hparams": params_to_dict(hparams),
         "resolved_task_params": params_to_dict(task_params),
@@ -181,7 +203,10 @@ def _execute(spec: RunSpec, opts: ExecOptions) -> str:
     rid = spec.run_id
     lock = store.try_lock(rid)
     if lock is None:
-        return "locked"
+        if not opts.wait:
+            return "locked"
+        lock = store.lock(rid)
+        lock.acquire()  # another process executes it: wait, then skip it below if it is done
     try:
         state = store.state(rid)
         if state.status == DONE and not opts.force:
@@ -192,7 +217,7 @@ def _execute(spec: RunSpec, opts: ExecOptions) -> str:
         store.write_spec(rid, spec.to_dict())
         log = logging.getLogger(f"benchmark.run.{rid}")
         log.setLevel(logging.INFO)
-        handler = logging.FileHandler(folder / "log.txt")
+        handler = RunLogHandler(folder / "log.txt")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         started = time.time()
@@ -200,7 +225,7 @@ def _execute(spec: RunSpec, opts: ExecOptions) -> str:
             "schema_version": SCHEMA_VERSION,
             "run_id": rid,
             "spec": spec.to_dict(),
-            "options": {k: v for k, v in asdict(opts).items() if k not in ("results", "force", "progress")},
+            "options": {k: v for k, v in asdict(opts).items() if k not in ("results", "force", "progress", "wait")},
             "started": started,
         }
         try:

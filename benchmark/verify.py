@@ -17,6 +17,7 @@ A metric present in only one of the two records is a difference.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -110,7 +111,15 @@ def compare(recorded: dict[str, float], rerun: dict[str, float], exact: bool,
 
 
 def find_run(store: RunStore, run_id: str) -> str:
-    """The full run id for ``run_id`` or a unique prefix of it (as ``status`` prints them)."""
+    """The full run id for ``run_id`` or a unique prefix of it (as ``status`` prints them).
+
+    A path (``results/runs/<id>``) is refused with the command that names it correctly."""
+    if os.sep in run_id or "/" in run_id or run_id in (".", ".."):
+        path = Path(run_id)
+        hint = (f"`python -m benchmark verify {path.name} --results {path.parent.parent}`"
+                if path.parent.name == "runs" else
+                f"`python -m benchmark status --results {store.results}` lists the run ids")
+        raise BenchmarkError(f"RUN_ID {run_id!r} is a path, not a run id; give the id and the results folder: {hint}")
     if store.folder(run_id).is_dir():
         return run_id
     matches = [r for r in store.run_ids() if r.startswith(run_id)] if run_id else []

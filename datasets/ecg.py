@@ -44,7 +44,8 @@ from benchmark.api import Task, TaskData
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
 from benchmark.ecg.leads import to_independent
 from benchmark.errors import BenchmarkError
-from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig, eval_config_from_params
+from benchmark.metrics.ecg_metrics import (ECG_METRICS, EVAL_KEY, ECGEvalConfig, check_eval_sizes,
+                                           eval_config_from_params)
 from benchmark.registry import register_task
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import short_hash
@@ -130,6 +131,7 @@ class PtbxlIcbeb(Task):
         if min(len(src_all), len(src_test), len(val), len(test)) == 0:
             raise BenchmarkError("ptbxl-icbeb: a split is empty (PTB-XL strat_fold 1-8 / 9-10, ICBEB folds 9 / 10); "
                                  "run `python -m benchmark prepare ecg` and check the counts it prints")
+        check_eval_sizes(self.name, prm.eval_config(), "ICBEB test fold (fold 10)", len(test), prm.n_eval)
         fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
         src = src_all
         if prm.n_source and prm.n_source < len(src_all):

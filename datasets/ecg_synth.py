@@ -36,7 +36,8 @@ import torch
 from benchmark.api import Task, TaskData
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
 from benchmark.ecg.simulator import SOURCE, TARGET, PopulationConfig, simulate
-from benchmark.metrics.ecg_metrics import ECG_METRICS, EVAL_KEY, ECGEvalConfig, eval_config_from_params
+from benchmark.metrics.ecg_metrics import (ECG_METRICS, EVAL_KEY, ECGEvalConfig, check_eval_sizes,
+                                           eval_config_from_params)
 from benchmark.registry import register_task
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import short_hash
@@ -91,6 +92,8 @@ class ECGSynth(Task):
     def build(self) -> TaskData:
         prm = self.params
         fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
+
+        check_eval_sizes(self.name, prm.eval_config(), "target test fold (n_test)", prm.n_test, prm.n_eval)
 
         def split(part: str, n: int, population: PopulationConfig):
             gen = torch_generator(derive_seed(self.suite_seed, "data", self.name, fixed, part))

@@ -37,9 +37,27 @@ CASES = [
     (["--set", "lorra.rank=8"], "unknown method 'lorra'"),
     (["--set", "lora.rank"], "--set 'lora.rank' is malformed"),
     (["--set", "*.no_such_key=1"], "--set *.no_such_key matches no hyper-parameter"),
-    (["--set", "scratch.batch=0"], "bad value for scratch: batch=0 (needs >= 1)"),
-    (["--set", "*.sample_steps=0"], "sample_steps=0 (needs >= 1)"),
-    (["--set", "finetune.lr=-1e-3"], "bad value for finetune: lr=-0.001 (needs > 0)"),
+    (["--set", "scratch.batch=0"], "scratch.batch=0 is not allowed: it must be an integer >= 1"),
+    (["--set", "*.sample_steps=0"], "sample_steps=0 is not allowed: it must be an integer >= 1"),
+    (["--set", "finetune.lr=-1e-3"], "finetune.lr=-0.001 is not allowed: it must be a number > 0"),
+    # issue 12 §2.2: every numeric hyper-parameter is range-checked at plan time
+    (["--set", "scratch.steps=-5"], "scratch.steps=-5 is not allowed: it must be an integer >= 1"),
+    (["--set", "finetune.finetune_steps=0"], "finetune.finetune_steps=0 is not allowed"),
+    (["--set", "tgdp.guid_steps=-1"], "tgdp.guid_steps=-1 is not allowed"),
+    (["--set", "tgdp.clf_steps=0"], "tgdp.clf_steps=0 is not allowed"),
+    (["--set", "scratch.scratch_lr=-0.1"], "scratch.scratch_lr=-0.1 is not allowed: it must be a number > 0"),
+    (["--set", "finetune.finetune_lr=-1"], "finetune.finetune_lr=-1.0 is not allowed"),
+    (["--set", "tgdp.eta_cycle=-1"], "tgdp.eta_cycle=-1.0 is not allowed: it must be a number >= 0"),
+    (["--set", "scratch.ema=1"], "scratch.ema=1.0 is not allowed: it must be a number >= 0 and < 1"),
+    # issue 12 §2.3: non-finite values end in one line, not a JSON traceback
+    (["--set", "scratch.scratch_lr=inf"], "scratch.scratch_lr=inf is not allowed: it must be a finite number"),
+    (["--set", "domain-guidance.w=nan"], "domain-guidance.w=nan is not allowed: it must be a finite number"),
+    (["--set", "domain-guidance.w=1e999"], "domain-guidance.w=inf is not allowed: it must be a finite number"),
+    (["--set", "scratch.steps=inf"], "scratch.steps must be an integer, got 'inf'"),
+    # issue 12 §2.10
+    (["--threads", "0"], "--threads 0 is not allowed"),
+    (["--threads", "-3"], "--threads -3 is not allowed"),
+    (["--tasks", "ecg-synth", "--methods", "tgdp-oracle-ratio"], "method tgdp-oracle-ratio needs "),
 ]
 
 
@@ -49,6 +67,15 @@ def test_bad_run_input(guarded: Path, cli_main, extra: list[str], message: str) 
     assert code == 2
     assert message in one_error_line(err)
     assert out == ""
+
+
+@pytest.mark.parametrize("command", [["run", "--dry-run"], ["status"]])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_non_finite_values_are_one_line_from_every_command(cli_main, tmp_path: Path, command, value) -> None:
+    code, out, err = cli_main(*command, "--suite", "smoke", "--tasks", "gmm2d", "--methods", "scratch", "--set",
+                              f"scratch.scratch_lr={value}", "--results", tmp_path / "r")
+    assert code == 2 and out == ""
+    assert "must be a finite number" in one_error_line(err)
 
 
 def test_bad_input_through_python_m_benchmark(guarded: Path) -> None:

@@ -284,7 +284,29 @@ def _edit_csv(path: Path, column: str, value: object) -> None:
     frame.to_csv(path, index=False)
 
 
+def _cut(path: Path, row: int, keep: int) -> None:
+    """Cut ``path`` inside row ``row`` (0 = header), keeping ``keep`` characters of it."""
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:row]) + lines[row][:keep])
+
+
+def _cut_after_field(path: Path, row: int, fields: int) -> None:
+    """Cut ``path`` after the first ``fields`` fields of row ``row`` (at a comma outside quotes)."""
+    import csv
+    import io
+
+    lines = path.read_text().splitlines(keepends=True)
+    parsed = next(csv.reader(io.StringIO(lines[row])))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(parsed[:fields])
+    path.write_text("".join(lines[:row]) + buf.getvalue())
+
+
 @pytest.mark.parametrize("damage, message", [
+    (lambda d: _cut(d / "ptbxl" / "ptbxl_database.csv", 7, -8), "ptbxl_database.csv is cut: its last row"),
+    (lambda d: _cut_after_field(d / "ptbxl" / "ptbxl_database.csv", 7, 20),
+     "ptbxl_database.csv is cut or malformed: row 8 has 20 of the header's"),
+    (lambda d: _cut(d / "icbeb2018" / "REFERENCE.csv", 30, 5), "REFERENCE.csv is cut"),
     (lambda d: (d / "ptbxl" / "ptbxl_database.csv").unlink(), "ptbxl_database.csv is missing"),
     (lambda d: (d / "ptbxl" / "scp_statements.csv").unlink(), "scp_statements.csv is missing"),
     (lambda d: (d / "icbeb2018" / "REFERENCE.csv").unlink(), "REFERENCE.csv is missing"),
@@ -304,6 +326,36 @@ def test_prepare_names_the_missing_or_malformed_file(fresh_dir, damage, message)
     damage(fresh_dir)
     with pytest.raises(BenchmarkError, match=message):
         prepare(fresh_dir, progress=False)
+
+
+def test_prepare_warns_loudly_about_an_empty_held_out_fold(fresh_dir, capsys, monkeypatch):
+    """PTB-XL without strat_fold 9-10: prepare caches what there is and says on stderr that the
+    held-out fold is empty; the task then refuses to build (before any training)."""
+    import pandas as pd
+
+    path = fresh_dir / "ptbxl" / "ptbxl_database.csv"
+    frame = pd.read_csv(path)
+    frame[frame.strat_fold <= 8].to_csv(path, index=False)
+    manifest = prepare(fresh_dir, progress=False)
+    err = capsys.readouterr().err
+    assert manifest["ptbxl"]["held_out_folds_9_10"] == 0
+    assert "WARNING: PTB-XL strat_fold 9-10 (held-out source test) is empty" in err
+    monkeypatch.setenv(ENV_DIR, str(fresh_dir))
+    with pytest.raises(BenchmarkError, match="a split is empty"):
+        _build(5)
+
+
+def test_task_refuses_a_test_fold_too_small_for_the_metrics(fresh_dir, monkeypatch):
+    """ICBEB with 40 records leaves 4 in the test fold: prdc (k=5) on two halves needs 12; the task
+    says so when it is built, before any training."""
+    ref = fresh_dir / "icbeb2018" / "REFERENCE.csv"
+    ref.write_text("".join(ref.read_text().splitlines(keepends=True)[:41]))
+    monkeypatch.setenv(ENV_DIR, str(fresh_dir))
+    n_test = int((load_prepared().icbeb.fold == 10).sum())
+    assert 0 < n_test < 12
+    with pytest.raises(BenchmarkError, match=rf"the ICBEB test fold \(fold 10\) has {n_test} records, the ECG "
+                                             "feature metrics need at least 12"):
+        _build(5)
 
 
 def test_cli_prepare_and_missing_folder(data_dir, tmp_path, capsys, monkeypatch):

@@ -2,9 +2,11 @@
 
 * a process building a shared stage is frozen and killed while a second ``run`` process on
   the same results folder waits for that stage: the second takes over from the first's
-  checkpoint (the plain two-processes case is ``test_runner.py::
-  test_two_concurrent_runs_execute_each_run_once``);
-* the results folder becomes unwritable in the middle of a ``run``;
+  checkpoint (the plain two-processes case, with overlap proven by a barrier, is
+  ``test_robustness.py::test_two_concurrent_runs_overlap_and_execute_each_run_once``);
+* the results folder becomes unwritable in the middle of a ``run`` (directories frozen; the
+  full-disk case, where the open log and new files cannot grow, is
+  ``test_robustness.py::test_file_size_limit_mid_run_gives_one_line_and_loses_nothing``);
 * a cached stage's payload is corrupted on disk.
 
 SIGKILL of a single run is in ``test_checkpoint.py``; worker processes dying inside the

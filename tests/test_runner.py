@@ -12,7 +12,7 @@ import numpy as np
 
 from benchmark.planner import plan
 from benchmark.registry import load_registries
-from conftest import (RUN_FLAGS, by_method, copy_results, popen_cli, records, run_cli, run_counts, snapshot,
+from conftest import (RUN_FLAGS, by_method, copy_results, records, run_cli, run_counts, snapshot,
                       write_plugin)
 
 GMM_METRICS = ("mmd", "mmd_median", "mmd_floor", "density_error", "logq_gap", "sliced_wasserstein")
@@ -163,29 +163,6 @@ def test_failure_is_recorded_shown_and_retried(tmp_path: Path, cli_main) -> None
     assert log.count(" INFO start ") == 2 and log.count(" INFO done ") == 1
     code, out, _ = cli_main("status", *args)
     assert "total: done 1" in out and "failed:" not in out
-
-
-def test_two_concurrent_runs_execute_each_run_once(tmp_path: Path) -> None:
-    results = tmp_path / "r"
-    args = ("run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "finetune", "lora", "source-only",
-            "--results", results, *RUN_FLAGS)
-    procs = [popen_cli(*args) for _ in range(2)]
-    outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
-        assert p.returncode == 0, err
-    counts = [run_counts(out) for out, _ in outs]
-    assert sum(c.get("done", 0) for c in counts) == 3
-    assert all(set(c) <= {"done", "skipped", "locked"} for c in counts)
-    recs = records(results)
-    assert len(recs) == 3
-    for rid, rec in recs.items():
-        folder = results / "runs" / rid
-        assert rec["status"] == "done"
-        assert (folder / "log.txt").read_text().count(" INFO start ") == 1, rid
-        assert not (folder / "history").exists()
-        assert not list(folder.glob(".record.json.*.tmp"))
-    built = [s for r in recs.values() for s in r["stages"]["built"]]
-    assert len(built) == len(set(built)) and sum(s.startswith("source/") for s in built) == 1
 
 
 def test_same_spec_twice_gives_identical_metrics(smoke_results: Path, tmp_path: Path) -> None:

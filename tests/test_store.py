@@ -15,11 +15,16 @@ def test_record_states(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     store.write_spec("abc", {"x": 1})
     assert store.state("abc").status == MISSING and list(store.run_ids()) == ["abc"]
-    store.write_record("abc", {"status": "done", "metrics": {"m": 1.0}})
+    base = {"run_id": "abc", "spec": {"x": 1}}
+    store.write_record("abc", {**base, "status": "done", "metrics": {"m": 1.0}})
     assert store.state("abc").status == DONE and store.done_records()[0]["metrics"] == {"m": 1.0}
-    store.write_record("abc", {"status": "failed", "error": {"message": "boom"}})
+    store.write_record("abc", {**base, "status": "failed", "error": {"message": "boom"}})
     assert store.state("abc").status == FAILED and store.state("abc").reason == "boom"
-    for text in ("{", "[]", '{"status": "done"}', '{"status": "maybe"}', "null"):
+    for text in ("{", "[]", '{"status": "done"}', '{"status": "maybe"}', "null",
+                 '{"status": "done", "run_id": "abc", "spec": {}}',  # no metrics
+                 '{"status": "done", "run_id": "abc", "spec": {}, "metrics": null}',
+                 '{"status": "done", "run_id": "abc", "spec": {}, "metrics": {"m": "high"}}',
+                 '{"status": "done", "run_id": "abc", "metrics": {}}'):  # no spec
         atomic_write_text(store.folder("abc") / "record.json", text)
         assert store.state("abc").status == CORRUPT, text
     assert not list(store.folder("abc").glob(".*.tmp"))
@@ -28,7 +33,7 @@ def test_record_states(tmp_path: Path) -> None:
 def test_archive_moves_record_samples_and_outputs_together(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     store.write_spec("r1", {"x": 1})
-    store.write_record("r1", {"status": "done", "metrics": {}})
+    store.write_record("r1", {"run_id": "r1", "spec": {"x": 1}, "status": "done", "metrics": {}})
     folder = store.folder("r1")
     np.savez(folder / "samples.npz", samples=np.zeros(3))
     np.savez(folder / "outputs.npz", grid=np.ones(2))

@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,43 @@ def input_fingerprint(data_dir: Path, label_map: LabelMap) -> dict[str, Any]:
             "files": files, LABEL_MAP_PATH.name: label_map.sha256}
 
 
+def check_complete_csv(path: Path) -> None:
+    """Refuse a CSV table cut by an interrupted download or copy: its last row has no line
+    break, or a row has fewer fields than the header (pandas would fill them with NaN and the
+    cut row, or what is left of it, would be used)."""
+    import csv
+
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) not in (b"\n", b"\r"):
+                    raise BenchmarkError(f"{path} is cut: its last row does not end with a line break (an "
+                                         "interrupted download or copy?); copy the file again")
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, [])
+            for line, row in enumerate(rows, start=2):
+                if row and len(row) != len(header):
+                    raise BenchmarkError(
+                        f"{path} is cut or malformed: row {line} has {len(row)} of the header's {len(header)} fields "
+                        "(an interrupted download or copy?); copy the file again")
+    except (OSError, csv.Error) as exc:
+        raise BenchmarkError(f"{path} is not a readable CSV file ({exc}); copy the file again") from None
+
+
+def empty_fold_warnings(manifest: dict[str, Any]) -> list[str]:
+    """One line per held-out or training fold without records (the ptbxl-icbeb task refuses to run then)."""
+    p, f = manifest["ptbxl"], manifest["icbeb"]["folds"]
+    counts = {"PTB-XL strat_fold 1-8 (source)": p["source_folds_1_8"],
+              "PTB-XL strat_fold 9-10 (held-out source test)": p["held_out_folds_9_10"],
+              "ICBEB folds 1-8 (target training pool)": f["train_1_8"], "ICBEB fold 9 (validation)": f["validation_9"],
+              "ICBEB fold 10 (test)": f["test_10"]}
+    return [f"WARNING: {name} is empty: the ptbxl-icbeb task cannot run on this data; check {METADATA[0]} and "
+            f"{METADATA[2]}" for name, n in counts.items() if n == 0]
+
+
 def _save_npz(path: Path, **arrays: np.ndarray) -> str:
     """Write an uncompressed .npz atomically; returns its SHA-256."""
     atomic_write_with(path, lambda fh: np.savez(fh, **arrays))
@@ -165,6 +203,8 @@ def build(data_dir: Path, folder: Path, label_map: LabelMap, inputs: dict[str, A
     """Read both datasets, write the arrays and then the manifest; returns the manifest."""
     t0 = time.perf_counter()
     p_dir, i_dir = data_dir / PTBXL_DIR, data_dir / ICBEB_DIR
+    for rel in METADATA:
+        check_complete_csv(data_dir / rel)
     p_index = ptbxl.read_index(p_dir, label_map)
     ptbxl.check_records(p_dir, p_index)
     i_index = icbeb.read_index(i_dir, label_map)
@@ -290,6 +330,8 @@ def prepare(data_dir: Optional[str | Path] = None, cache: Optional[str | Path] =
     folder = resolve_cache_dir(root, cache)
     manifest, built = ensure_cache(root, folder, progress, verify=True, rebuild=rebuild, echo=echo, jobs=jobs)
     echo(format_summary(manifest, root, folder, built))
+    for warning in empty_fold_warnings(manifest):  # loud: on stderr, after the summary
+        print(warning, file=sys.stderr)
     return manifest
 
 

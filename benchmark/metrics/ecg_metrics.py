@@ -66,6 +66,28 @@ def eval_config_from_params(params: Any) -> ECGEvalConfig:
                          n_boot=params.n_boot)
 
 
+def check_eval_sizes(task: str, cfg: ECGEvalConfig, test_fold: str, n_test: int, n_eval: int) -> None:
+    """Fail before any training when the held-out data cannot give the ECG metrics.
+
+    ``ecg_features`` splits the test fold into two halves of m = min(n_eval, n_test // 2)
+    records and computes precision/recall/density/coverage with k-NN balls, which need more
+    than k records on each side: n_test >= 2 (k + 1) and n_eval >= k + 1.
+
+    Raises:
+        BenchmarkError: one line naming the fold (``test_fold``), its size and the minimum.
+    """
+    from benchmark.errors import BenchmarkError
+
+    need = 2 * (cfg.k + 1)
+    if n_test < need:
+        raise BenchmarkError(f"{task}: the {test_fold} has {n_test} records, the ECG feature metrics need at least "
+                             f"{need} (two halves of more than k={cfg.k} for precision/recall/density/coverage); "
+                             "use a data set with a larger held-out test fold")
+    if n_eval <= cfg.k:
+        raise BenchmarkError(f"{task}: n_eval={n_eval} generated samples, the ECG feature metrics need more than "
+                             f"k={cfg.k}; pass a larger n_eval")
+
+
 def eval_config(ctx: EvalContext) -> ECGEvalConfig:
     return ctx.data.extras.get(EVAL_KEY) or ECGEvalConfig()
 

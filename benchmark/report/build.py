@@ -12,14 +12,19 @@ Layout of the report folder ``OUT`` (default ``reports/``):
     README.md                    what was generated, from which records, and when
 
 ``tables/``, ``figures/`` and ``paper/`` are rewritten from scratch on each call, so they
-never mix outputs of two record sets.  Everything but README's timestamp is a function of
+never mix outputs of two record sets.  The report is written into a temporary folder beside
+``OUT`` and swapped in only when complete (the previous report's other entries, e.g.
+``paper/`` without ``--paper``, are carried over), so an error never leaves half a report.
+A run whose record or arrays are damaged is listed in ``missing.csv`` with the reason.  Everything but README's timestamp is a function of
 the records (and of the plan).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -31,6 +36,7 @@ from benchmark.report.data import FigureSkipped, ReportData
 from benchmark.report.metric_info import is_headline
 from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
 from benchmark.report.tables import table_data, write_table
+from benchmark.errors import BenchmarkError
 from benchmark.spec import RunSpec, canonical_json
 from benchmark.store import atomic_write_text
 
@@ -153,10 +159,51 @@ def build_report(results: Path, out: Path, regs: Registries, planned: Optional[S
             is inferred from the records.
         paper: also write the paper set into ``out/paper/``.
     """
+    results, out = Path(results), Path(out)
+    if out.exists() and not out.is_dir():
+        raise BenchmarkError(f"--out {out} is a file, not a folder; pass a folder for the report (--out DIR)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchmarkError(f"cannot create the report folder {out} ({exc.strerror or exc}); pass --out DIR") from None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        summary = _build_into(tmp, results, regs, planned, paper)
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    summary.out = out
+    return summary
+
+
+def _umask() -> int:
+    from benchmark.store import current_umask
+
+    return current_umask()
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Make the complete report folder ``new`` the report folder ``out``; entries of the old
+    report that this call did not write (``paper/`` without ``--paper``, files of the user)
+    move along, and the old generated ones are removed only after the swap."""
+    if not out.is_dir():
+        os.replace(new, out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}-{id(new)}")
+    os.replace(out, old)
+    os.replace(new, out)
+    for entry in old.iterdir():  # old entries this report did not write stay (they are never deleted)
+        if not (out / entry.name).exists():
+            os.replace(entry, out / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Sequence[RunSpec]],
+                paper: bool) -> ReportSummary:
     from benchmark.report.readme import write_readme
 
-    results, out = Path(results), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     runs = collect_runs(results, regs, planned)
     tidy = tidy_frame_from(runs)
     summary = ReportSummary(out=out, records=len(runs.records), plan=runs.plan, fingerprint=records_fingerprint(runs))

@@ -50,12 +50,13 @@ class ReportData:
         return self.runs.records[run_id]
 
     def arrays(self, run_id: str, name: str = "samples.npz") -> Optional[dict[str, np.ndarray]]:
-        """The arrays of ``runs/<run_id>/<name>``, or None if the file is absent or unreadable."""
+        """The arrays of ``runs/<run_id>/<name>``, or None if the file is absent or unreadable
+        (missing, truncated, not a zip: a figure never fails on one damaged file)."""
         path = self.results / "runs" / run_id / name
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 (OSError, ValueError, zipfile.BadZipFile, EOFError, ...)
             return None
 
     def first_run(self, setting: str, variant: str, n_target: int) -> Optional[pd.Series]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 import torch
 from torch import nn
 
+from benchmark.params import bounds
 from benchmark.api import FitContext, Method
 from benchmark.diffusion.guidance import GradLogH
 from benchmark.diffusion.nets import make_denoiser
@@ -29,8 +30,8 @@ class DenoiserParams:
     depth: int = 4
     lr: float = 1e-4
     batch: int = 4096
-    source_epochs: int = 500
-    ema: float = 0.0
+    source_epochs: int = field(default=500, metadata=bounds(ge=0))  # 0: no source training
+    ema: float = field(default=0.0, metadata=bounds(ge=0, lt=1))
     sampler: Literal["dpm2", "dpm1", "euler"] = "dpm2"
     sample_steps: int = 25
 
