@@ -35,7 +35,7 @@ TARGET_ORACLE = "target-oracle"
 SIG = 3  # significant digits the tables display (ties at this precision: denominator ~0)
 
 NOTE = ("T = (M_source-only - M) / (M_source-only - M_target-oracle), from the seed means of the same "
-        "column (n_target): 0 is source-only, 1 the target-oracle, above 1 beyond the oracle, below 0 worse "
+        "setting and n_target: 0 is source-only, 1 the target-oracle, above 1 beyond the oracle, below 0 worse "
         "than source-only; the same formula for higher-is-better metrics (both differences change sign).")
 
 
