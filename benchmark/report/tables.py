@@ -10,6 +10,11 @@ look equal share a rank.  Reference methods (oracles) and metrics without a dire
 never ranked.  A cell with no value shows "–" and a note letter; a cell with fewer trials
 than expected carries a note letter too.  Notes are lettered in row-major order.
 
+Beside each value, ``(T x)`` is the normalised transfer score of the cell,
+T = (M_source-only - M) / (M_source-only - M_target-oracle) on seed means of the same column
+(:mod:`benchmark.report.transfer`; 0 = source-only, 1 = target-oracle); a note under the
+table defines it and says why a column has "T –".
+
 Each table is written three ways, beside each other: ``.tex`` (pandas ``Styler.to_latex``
 with booktabs rules, a table float ready for ``\\input``), ``.md`` (``DataFrame.to_markdown``)
 and ``.csv`` (the numbers in long form: one row per cell with mean, std, seeds, lo, hi,
@@ -29,6 +34,7 @@ import pandas as pd
 
 from benchmark.report.metric_info import direction, direction_word, is_reference_method
 from benchmark.report.runs import RunSet, method_order
+from benchmark.report.transfer import format_transfer, transfer_scores
 from benchmark.store import DONE, atomic_write_text
 
 DASH = "–"
@@ -221,28 +227,32 @@ def _columns(data: TableData, latex: bool) -> pd.Index:
     return pd.MultiIndex.from_tuples(tuples, names=["", corner])
 
 
-def _grid(data: TableData, latex: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The displayed strings and, for LaTeX, the Styler properties of each cell."""
-    ranks, letters = data.ranks(), _note_letters(data)
-    text, props = [], []
+def _grid(data: TableData, latex: bool) -> pd.DataFrame:
+    """The displayed strings: value (bold / underlined by rank), transfer score, note letter."""
+    ranks, letters, transfer = data.ranks(), _note_letters(data), transfer_scores(data)
+    text = []
     for v in data.variants:
-        trow, prow = [], []
+        trow = []
         for m in data.metrics:
             for n in data.n_targets:
                 cell = data.cells[(v, m, n)]
                 s = _cell_text(cell, latex)
                 rank = ranks.get((v, m, n))
-                if not latex and rank in (1, 2):
-                    s = f"**{s}**" if rank == 1 else f"<ins>{s}</ins>"
+                if rank in (1, 2):  # the value only, not its transfer score
+                    if latex:
+                        s = f"\\textbf{{{s}}}" if rank == 1 else f"\\underline{{{s}}}"
+                    else:
+                        s = f"**{s}**" if rank == 1 else f"<ins>{s}</ins>"
+                if cell.count and transfer.shown(m):
+                    t = format_transfer(transfer.scores.get((v, m, n)))
+                    s += f" ({t.replace(DASH, LATEX_DASH) if latex else t})"
                 if cell.note:
                     s += f"\\textsuperscript{{{letters[cell.note]}}}" if latex else f"<sup>{letters[cell.note]}</sup>"
                 trow.append(s)
-                prow.append({1: "textbf:--rwrap;", 2: "underline:--rwrap;"}.get(rank or 0, ""))
         text.append(trow)
-        props.append(prow)
     index = pd.Index([latex_escape(v) if latex else v for v in data.variants])
     cols = _columns(data, latex)
-    return pd.DataFrame(text, index=index, columns=cols), pd.DataFrame(props, index=index, columns=cols)
+    return pd.DataFrame(text, index=index, columns=cols)
 
 
 def _seed_phrase(data: TableData) -> str:
@@ -282,8 +292,8 @@ def _notes(data: TableData) -> list[tuple[str, str]]:
 
 def to_latex(data: TableData, label: str) -> str:
     """A booktabs ``table`` float for ``\\input``, with the notes under the tabular."""
-    text, props = _grid(data, latex=True)
-    styler = text.style.apply(lambda _: props, axis=None)
+    text = _grid(data, latex=True)
+    styler = text.style
     ncols = len(text.columns)
     body = styler.to_latex(hrules=True, caption=latex_escape(caption(data)), label=label,
                            position="htbp", position_float="centering", column_format="l" + "r" * ncols,
@@ -295,8 +305,10 @@ def to_latex(data: TableData, label: str) -> str:
         head, tail = rest.split("\n", 1)
         body = f"{first}\\toprule\n{head}\n{rules}\n{tail}"
     notes = _notes(data)
-    if notes:
-        lines = " \\\\\n".join(f"\\textsuperscript{{{a}}}~{latex_escape(n)}" for a, n in notes)
+    transfer_note = transfer_scores(data).note()
+    if notes or transfer_note:
+        lines = " \\\\\n".join([f"\\textsuperscript{{{a}}}~{latex_escape(n)}" for a, n in notes]
+                              + ([latex_escape(transfer_note)] if transfer_note else []))
         body = body.replace("\\end{table}",
                             f"\\par\\smallskip\n{{\\footnotesize\\raggedright\n{lines}\\par}}\n\\end{{table}}")
     return body
@@ -304,7 +316,7 @@ def to_latex(data: TableData, label: str) -> str:
 
 def to_markdown(data: TableData) -> str:
     """A pipe table with the caption above and the notes below."""
-    text, _ = _grid(data, latex=False)
+    text = _grid(data, latex=False)
     if isinstance(text.columns, pd.MultiIndex):
         text.columns = [f"{m} n={n}" for m, n in text.columns]
         text.index.name = "method"
@@ -316,12 +328,15 @@ def to_markdown(data: TableData) -> str:
     notes = _notes(data)
     if notes:
         lines += [""] + [f"<sup>{a}</sup> {n}  " for a, n in notes]
+    transfer_note = transfer_scores(data).note()
+    if transfer_note:
+        lines += ["", transfer_note]
     return "\n".join(lines) + "\n"
 
 
 def to_long_csv(data: TableData) -> str:
     """One row per cell: the numbers behind the displayed table."""
-    ranks = data.ranks()
+    ranks, transfer = data.ranks(), transfer_scores(data)
     rows = []
     for v in data.variants:
         for m in data.metrics:
@@ -329,7 +344,8 @@ def to_long_csv(data: TableData) -> str:
                 c = data.cells[(v, m, n)]
                 rows.append({"setting": data.setting, "method": v, "metric": m, "n_target": n, "mean": c.mean,
                              "std": c.std, "seeds": c.count, "expected_seeds": c.expected, "lo": c.lo, "hi": c.hi,
-                             "direction": direction(m) or "", "rank": ranks.get((v, m, n)), "note": c.note})
+                             "direction": direction(m) or "", "rank": ranks.get((v, m, n)),
+                             "transfer": transfer.scores.get((v, m, n)), "note": c.note})
     frame = pd.DataFrame(rows)
     frame["rank"] = frame["rank"].astype("Int64")
     return frame.to_csv(index=False, float_format="%.10g")
