@@ -6,6 +6,12 @@
     python -m benchmark report [--results DIR] [--out DIR] [--paper]
     python -m benchmark verify RUN_ID [--results DIR] [--rtol R] [--atol A] [--device D]
     python -m benchmark prepare ecg --data-dir DIR [--cache DIR] [--rebuild] [--jobs N]
+
+Errors are one ``error:`` line on stderr with exit status 2 (argparse's too, with a
+``--help`` hint).  ``--set`` takes several ``METHOD.KEY=VALUE`` pairs.  The report goes to
+``--out``, else ``reports/`` for the default results folder and ``DIR/reports/`` for
+``--results DIR``.  ``run`` exits 1 when runs failed or were left to another process that
+holds their lock (``--wait`` waits for them instead).
 """
 
 from __future__ import annotations

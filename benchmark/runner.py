@@ -1,9 +1,10 @@
 """``execute(spec, options)``: the one function every launcher calls.
 
 It takes the run's lock (another process holding it means the run is being executed
-there, so this call skips it), skips a done run unless forced, archives any earlier
-record into ``history/``, runs fit -> sample -> metrics and writes the record
-atomically.  A failure is recorded with its traceback and retried by the next ``run``.
+there, so this call leaves it as "locked", or waits for it with ``ExecOptions.wait``),
+skips a done run unless forced, archives any earlier record into ``history/``, runs
+fit -> sample -> metrics and writes the record atomically.  A failure is recorded with its
+traceback and retried by the next ``run``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from benchmark.store import CORRUPT, DONE, FAILED, RunStore, save_npz
 class RunLogHandler(logging.FileHandler):
     """The run's ``log.txt`` handler.  When a write fails (disk full, file made read-only)
     it stops writing instead of printing a "--- Logging error ---" dump per message; the
-    first error is kept in ``error``, and the run's own writes report the failure once."""
+    first error is kept in ``error`` (and noted in the record as ``log_error``).  If the
+    folder cannot take the record either, :func:`execute` ends with one line."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -240,6 +242,8 @@ def _execute(spec: RunSpec, opts: ExecOptions) -> str:
         finally:
             log.removeHandler(handler)
             handler.close()
+        if handler.error is not None:
+            record["log_error"] = f"log.txt is incomplete: {handler.error}"
         record["finished"] = time.time()
         store.write_record(rid, record)
         if record["status"] == DONE:

@@ -137,8 +137,10 @@ def record_problem(record: Any) -> str:
 
 
 def _flock_held(path: Path) -> bool:
-    """Whether some process holds a ``flock`` on ``path``, read from ``/proc/locks`` (Linux)
-    without taking the lock; False where that file is not available."""
+    """Whether some process on this machine holds a lock on ``path``, read from ``/proc/locks``
+    (Linux) without taking the lock; False where that file is not available.  (On NFS the
+    kernel emulates ``flock`` with POSIX locks, hence both kinds; a holder on another host is
+    not visible here: SLURM runs are shown from their job file instead.)"""
     try:
         st = os.stat(path)
         table = Path("/proc/locks").read_text()
@@ -147,7 +149,7 @@ def _flock_held(path: Path) -> bool:
     ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     for line in table.splitlines():
         fields = line.split()
-        if len(fields) > 5 and fields[1] != "->" and fields[1] == "FLOCK" and fields[5] == ident:
+        if len(fields) > 5 and fields[1] in ("FLOCK", "POSIX") and fields[5] == ident:  # "->": a waiter
             return True
     return False
 

@@ -256,25 +256,32 @@ sys.exit(main({args!r}))
 
 
 def test_file_size_limit_mid_run_gives_one_line_and_loses_nothing(smoke_results: Path, tmp_path: Path) -> None:
-    """A full disk for the files being written (RLIMIT_FSIZE: every write past 2 kB fails with
-    EFBIG): no "--- Logging error ---" dumps, at most one error line, finished records unchanged,
-    and without the limit the same command finishes the runs."""
+    """A full disk for the files being written (RLIMIT_FSIZE: a write past 2 kB fails with EFBIG),
+    with the run's log.txt already past the limit (a long earlier attempt), so that every log
+    line fails: no "--- Logging error ---" dumps (there were two dumps, 40 lines, before),
+    one error line, finished records unchanged, and without the limit the same command
+    finishes the runs."""
     resource = pytest.importorskip("resource")
     if not hasattr(resource, "RLIMIT_FSIZE"):
         pytest.skip("no RLIMIT_FSIZE on this platform")
     results = copy_results(smoke_results, tmp_path / "r")
     before = {p: p.read_bytes() for p in (results / "runs").glob("*/record.json")}
-    args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "source-only", "finetune", "--set",
+    args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "source-only", "--set",
             "*.source_epochs=5", "--results", str(results), *RUN_FLAGS]
-    proc = run_cli_python(FSIZE_RUN.format(limit=2048, args=args))
+    limited = FSIZE_RUN.format(limit=2048, args=args)
+    first = run_cli_python(limited)  # an attempt that cannot store its stage or its record
+    assert first.returncode == 2 and "cannot write run" in one_error_line(first.stderr), first.stderr
+    (log,) = [p for p in (results / "runs").glob("*/log.txt") if not (p.parent / "record.json").exists()]
+    with open(log, "a") as fh:
+        fh.write("x" * 4096)
+    proc = run_cli_python(limited)
     assert "Logging error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.returncode in (1, 2), proc.stdout + proc.stderr
-    if proc.returncode == 2:
-        assert "cannot write run" in one_error_line(proc.stderr)
+    assert proc.returncode == 2 and "cannot write run" in one_error_line(proc.stderr)
     assert all(p.read_bytes() == data for p, data in before.items()), "a finished record changed"
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert all(r["status"] == DONE for r in records(results).values())
+    assert len(records(results)) == len(before) + 1
 
 
 # --- 6. locks ----------------------------------------------------------------------------------------
