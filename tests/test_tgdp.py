@@ -6,6 +6,7 @@ under a minute on 2 cores.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -17,15 +18,13 @@ from benchmark.artifacts import ArtifactCache
 from benchmark.diffusion.guidance import grad_log_of
 from benchmark.diffusion.samplers import sample
 from benchmark.metrics.kernels import MIX, median_bandwidth, mmd2_unbiased
-from benchmark.registry import load_plugin_file
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import RunSpec
 from benchmark.tgdp.classifier import ClassifierConfig
 from benchmark.tgdp.guidance_net import GuidanceConfig, build_guidance, train_guidance
 from benchmark.tgdp.stages import domain_classifier, source_log_ratios
 
-ROOT = Path(__file__).resolve().parent.parent
-GMM = load_plugin_file(ROOT / "datasets" / "gmm.py")
+GMM = importlib.import_module("benchmark.builtin.datasets.gmm")
 
 
 def make_ctx(tmp_path: Path, n_target: int, n_source: int = 4000) -> FitContext:
