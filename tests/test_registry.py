@@ -218,6 +218,7 @@ print(json.dumps({{"file": datasets.__file__, "tasks": regs.tasks.names(), "plug
 """
 
 
+@pytest.mark.slow
 def test_plugin_folders_do_not_shadow_hugging_face_datasets() -> None:
     """After load_registries() (which imports datasets/*.py and methods/*.py as benchmark.builtin.*), in a fresh
     interpreter whose cwd and PYTHONPATH are the repo root, `import datasets` is Hugging Face's."""
