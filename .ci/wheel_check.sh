@@ -4,8 +4,9 @@
 #
 #   bash .ci/wheel_check.sh            # PYTHON=python3 by default; WORK=a scratch folder
 #
-# The dependencies come from requirements/run.lock (pip's wheel cache makes this cheap after the
-# test environment of the README's test command was installed); only the wheel is new.
+# The wheel is installed with its declared dependencies, pinned by requirements/run.lock (pip's
+# wheel cache makes this cheap once the README's test environment was installed), so the check
+# also proves that the wheel's metadata names what the tool needs.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 py="${PYTHON:-python3}"
@@ -23,8 +24,7 @@ step "built $(basename "$wheel")"
 
 step "install it into a fresh venv"
 "$py" -m venv "$work/venv"
-"$work/venv/bin/pip" install -q -r "$repo/requirements/run.lock"
-"$work/venv/bin/pip" install -q --no-deps "$wheel"
+"$work/venv/bin/pip" install -q "$wheel" -c "$repo/requirements/run.lock"
 
 cd "$work"   # nothing of the source tree on sys.path from here on
 export PYTHONPATH="" OMP_NUM_THREADS=1 TQDM_DISABLE=1
