@@ -38,7 +38,8 @@ class TaskData:
             (task, n_target, trial) only).
         test_x, test_y: held-out target samples; no method ever sees them.
         source_test_x: held-out source samples, for ratio diagnostics.
-        oracle_x, oracle_y: a large target sample for the ``target-oracle`` bound.
+        oracle_x, oracle_y: the target pool: the target subset is drawn from it (nested,
+            :meth:`benchmark.design.Design.subset`) and the ``target-oracle`` bound trains on all of it.
         num_classes: the number of labels, or None for unlabelled tasks.
         kind: ``"vector"`` or ``"ecg"``; it selects the network families.
         closed_form: exact densities and scores (Gaussian mixtures) or None.
@@ -81,12 +82,17 @@ class Task:
 
     ``capabilities`` is a subset of {"labels", "closed_form"}; methods list what they
     need in ``Method.requires``.  ``metrics`` names the registered metrics that apply.
+    ``build()`` draws its splits and target subset through :class:`benchmark.design.Design`
+    (nested subsets of the pool ``oracle_x``, keys that change with the data);
+    ``contract_params`` are small parameters under which ``tests/test_task_contract.py``
+    checks that (the defaults if empty).
     """
 
     Params: ClassVar[type] = NoParams
     capabilities: ClassVar[frozenset[str]] = frozenset()
     metrics: ClassVar[tuple[str, ...]] = ()
     default_n_targets: ClassVar[tuple[int, ...]] = (10, 100, 1000)
+    contract_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Any, suite_seed: int, trial: int) -> None:
         self.params = params

@@ -1,31 +1,34 @@
 """Registries of methods, tasks, metrics, suites and figures, and plugin loading.
 
 Registration is a decorator that *marks* an object (``@register_method("lora", ...)``);
-:func:`load_registries` imports the plugin folders by file path, under a private module
-name (``_tldm_plugins.<hash>.<stem>``), and collects every marked object into fresh
+:func:`load_registries` imports the built-in modules of the one list
+:data:`benchmark.builtin.BUILTIN_MODULES` as package modules (the built-in tasks and
+methods as ``benchmark.builtin.datasets.*`` / ``benchmark.builtin.methods.*``), imports the
+plugin folders of ``--plugins DIR`` by file path, under a private module name
+(``_tldm_plugins.<hash>.<stem>``), and collects every marked object into fresh
 :class:`Registry` instances.  Nothing is kept in module-level state, so loading twice is
-harmless, and a plugin folder called ``datasets/`` never shadows the Hugging Face package.
+harmless, and no folder called ``datasets/`` ever shadows the Hugging Face package.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import importlib.util
+import pkgutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
+from benchmark.builtin import BUILTIN_MODULES
 from benchmark.errors import BenchmarkError
 
 T = TypeVar("T")
 KINDS = ("method", "task", "metric", "suite", "figure")
 _MARK = "__tldm_registration__"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_PLUGIN_DIRS = (REPO_ROOT / "datasets", REPO_ROOT / "methods")
-BUILTIN_MODULES = ("benchmark.metrics.sample_metrics", "benchmark.metrics.ecg_metrics", "benchmark.suites")
 
 
 @dataclass(frozen=True)
@@ -193,14 +196,22 @@ def load_registries(plugin_dirs: Iterable[str | Path] = ()) -> Registries:
     regs = Registries(*(Registry(k) for k in KINDS))
     extra = tuple(str(Path(p).resolve()) for p in plugin_dirs)
     regs.plugin_dirs = extra
-    for mod_name in BUILTIN_MODULES:
-        module = importlib.import_module(mod_name)
-        _collect(module, regs, mod_name)
-    from benchmark.report.figures import figure_modules
-
-    for module in figure_modules():
+    for module in builtin_modules():
         _collect(module, regs, module.__name__)
-    for folder in [*BUILTIN_PLUGIN_DIRS, *map(Path, extra)]:
-        for path in _plugin_files(Path(folder)):
+    for folder in map(Path, extra):
+        for path in _plugin_files(folder):
             _collect(load_plugin_file(path), regs, str(path))
     return regs
+
+
+def builtin_modules() -> list[ModuleType]:
+    """The imported modules of :data:`~benchmark.builtin.BUILTIN_MODULES`, a package expanded
+    into its modules (sorted; names starting with ``_`` skipped)."""
+    out = []
+    for name in BUILTIN_MODULES:
+        module = importlib.import_module(name)
+        out.append(module)
+        if hasattr(module, "__path__"):
+            subs = sorted(m.name for m in pkgutil.iter_modules(module.__path__) if not m.name.startswith("_"))
+            out += [importlib.import_module(f"{name}.{sub}") for sub in subs]
+    return out

@@ -133,7 +133,7 @@ def component_seconds(repeats: int) -> dict[str, float]:
 
     regs = load_registries()
     task_cls = regs.tasks.get("ecg-synth")
-    build = lambda: task_cls(task_cls.Params(), 0, 0).build()  # noqa: E731
+    build = lambda: task_cls(task_cls.Params(), 0, 0).build()
     data = build()
     ctx = EvalContext(data=data, samples=data.source_x[:500], labels=None, seed=0, device=torch.device("cpu"))
     from benchmark.artifacts import ArtifactCache

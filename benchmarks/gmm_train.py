@@ -30,13 +30,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # benchmarks run from a checkout
 
-from benchmark.diffusion.guidance import grad_log_of  # noqa: E402
-from benchmark.diffusion.lora import apply_lora  # noqa: E402
-from benchmark.diffusion.nets import EpsMLP, make_scalar_net  # noqa: E402
-from benchmark.diffusion.samplers import sample  # noqa: E402
-from benchmark.diffusion.schedule import VPSchedule  # noqa: E402
-from benchmark.diffusion.training import batch_index, dsm_loss  # noqa: E402
-from benchmark.seeding import torch_generator  # noqa: E402
+from benchmark.diffusion.guidance import grad_log_of
+from benchmark.diffusion.lora import apply_lora
+from benchmark.diffusion.nets import EpsMLP, make_scalar_net
+from benchmark.diffusion.samplers import sample
+from benchmark.diffusion.schedule import VPSchedule
+from benchmark.diffusion.training import batch_index, dsm_loss
+from benchmark.seeding import torch_generator
 
 
 def median_time(fn, repeats: int) -> float:
@@ -86,7 +86,7 @@ def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int, rep
     torch.manual_seed(0)
     model = EpsMLP(2, width, depth).eval()
     h = make_scalar_net("vector", (2,), guid_width, guid_depth, time=True).eval()
-    eps = lambda x, t, y: model(x, t)  # noqa: E731
+    eps = lambda x, t, y: model(x, t)
     grad = grad_log_of(lambda x, t, y: torch.nn.functional.softplus(h(x, t)).squeeze(-1).log())
     plain = median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0)), repeats)
     guided = median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0), grad_log_h=grad), repeats)

@@ -13,9 +13,10 @@ ECG_CLASSES):
   (first non-NORM class, NORM only when alone).  ``n_source`` > 0 keeps a random subset
   (``data`` stream of (task, n_source)).
 - source test: PTB-XL ``strat_fold`` 9-10.
-- target: ``n_target`` records of ICBEB folds 1-8: the first n_target of one permutation
-  of that pool drawn from the ``subset`` stream of (task, trial), so subsets depend on
-  (task, n_target, trial) only and are nested (the 100-record subset is inside the 690 one).
+- target: ``n_target`` records of ICBEB folds 1-8: the nested subset of
+  :class:`benchmark.design.Design` (the first n_target of the trial's permutation of that
+  pool), so subsets depend on (task, n_target, trial) only and are nested (the 100-record
+  subset is inside the 690 one).
 - validation: ICBEB fold 9 (``extras["val_x"]``, ``extras["val_y"]``), for evaluation
   classifiers' selection only; no method trains or selects on it.
 - test: ICBEB fold 10 (``test_x``, ``test_y``); only the metrics see it.
@@ -41,14 +42,13 @@ import numpy as np
 import torch
 
 from benchmark.api import Task, TaskData
+from benchmark.design import Design
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
 from benchmark.ecg.leads import to_independent
 from benchmark.errors import BenchmarkError
 from benchmark.metrics.ecg_metrics import (ECG_METRICS, EVAL_KEY, ECGEvalConfig, check_eval_sizes,
                                            eval_config_from_params)
 from benchmark.registry import register_task
-from benchmark.seeding import derive_seed, torch_generator
-from benchmark.spec import short_hash
 
 PAPER_N_TARGET = 690
 DATA_FIELDS = ("length", "n_source", "normalize")
@@ -105,6 +105,7 @@ class PtbxlIcbeb(Task):
     capabilities = frozenset({"labels"})
     metrics = ECG_METRICS
     default_n_targets = (PAPER_N_TARGET,)
+    contract_params = {"length": 64}
     name = "ptbxl-icbeb"
 
     @classmethod
@@ -132,17 +133,16 @@ class PtbxlIcbeb(Task):
             raise BenchmarkError("ptbxl-icbeb: a split is empty (PTB-XL strat_fold 1-8 / 9-10, ICBEB folds 9 / 10); "
                                  "run `python -m benchmark prepare ecg` and check the counts it prints")
         check_eval_sizes(self.name, prm.eval_config(), "ICBEB test fold (fold 10)", len(test), prm.n_eval)
+        design = Design(self.name, self.suite_seed, self.trial)
         fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
         src = src_all
         if prm.n_source and prm.n_source < len(src_all):
-            gen = torch_generator(derive_seed(self.suite_seed, "data", self.name, prm.n_source))
+            gen = design.generator(prm.n_source)
             src = np.sort(src_all[torch.randperm(len(src_all), generator=gen)[: prm.n_source].numpy()])
-        perm = torch.randperm(len(pool), generator=torch_generator(
-            derive_seed(self.suite_seed, "subset", self.name, self.trial))).numpy()
-        target = pool[perm[: prm.n_target]]
+        target = pool[design.subset(len(pool), prm.n_target).numpy()]
 
-        P, I = data.ptbxl, data.icbeb
-        scale = _pooled_std(P.x, src_all) if prm.normalize else 1.0
+        ptb, icb = data.ptbxl, data.icbeb
+        scale = _pooled_std(ptb.x, src_all) if prm.normalize else 1.0
 
         def take(arr: np.ndarray, rows: np.ndarray) -> torch.Tensor:
             return _fit_length(to_independent(torch.from_numpy(arr[rows])) / scale, prm.length).float()
@@ -150,21 +150,20 @@ class PtbxlIcbeb(Task):
         def labels(arr, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
             return torch.from_numpy(arr.y[rows]).long(), torch.from_numpy(arr.multi_hot[rows]).bool()
 
-        (sy, sh), (sty, sth), (ty, th) = labels(P, src), labels(P, src_test), labels(I, target)
-        (vy, vh), (ey, eh), (oy, oh) = labels(I, val), labels(I, test), labels(I, pool)
-        source_key = short_hash({"task": self.name, "data": data.data_hash, "params": fixed,
-                                 "suite_seed": self.suite_seed})
+        (sy, sh), (sty, sth), (ty, th) = labels(ptb, src), labels(ptb, src_test), labels(icb, target)
+        (vy, vh), (ey, eh), (oy, oh) = labels(icb, val), labels(icb, test), labels(icb, pool)
+        source_key = design.source_key(data=data.data_hash, params=fixed)
         return TaskData(
-            source_x=take(P.x, src), source_y=sy, target_x=take(I.x, target), target_y=ty,
-            test_x=take(I.x, test), test_y=ey, source_test_x=take(P.x, src_test), source_test_y=sty,
-            oracle_x=take(I.x, pool), oracle_y=oy, kind="ecg", num_classes=NUM_ECG_CLASSES,
+            source_x=take(ptb.x, src), source_y=sy, target_x=take(icb.x, target), target_y=ty,
+            test_x=take(icb.x, test), test_y=ey, source_test_x=take(ptb.x, src_test), source_test_y=sty,
+            oracle_x=take(icb.x, pool), oracle_y=oy, kind="ecg", num_classes=NUM_ECG_CLASSES,
             source_key=source_key,
-            target_key=short_hash({"source": source_key, "n_target": prm.n_target, "trial": self.trial}),
+            target_key=design.target_key(source_key, prm.n_target),
             extras={
                 "class_names": ECG_CLASSES, "scale_mv": scale, "data_hash": data.data_hash,
                 "source_multi_hot": sh, "source_test_multi_hot": sth, "target_multi_hot": th,
                 "test_multi_hot": eh, "oracle_multi_hot": oh,
-                "val_x": take(I.x, val), "val_y": vy, "val_multi_hot": vh,
-                "target_ids": tuple(str(i) for i in I.ids[target]), EVAL_KEY: prm.eval_config(),
+                "val_x": take(icb.x, val), "val_y": vy, "val_multi_hot": vh,
+                "target_ids": tuple(str(i) for i in icb.ids[target]), EVAL_KEY: prm.eval_config(),
             },
         )

@@ -15,9 +15,9 @@ source pool (``n_source``), held-out source (``n_test``, diagnostics only), targ
 (``n_pool``; the ``target-oracle`` trains on it and the fixed feature classifier of the
 metrics too), a validation fold (``n_val``; ``extras["val_x"]``, ``extras["val_y"]``,
 for evaluation-side selection only; no method trains or selects on it) and the test
-fold (``n_test``; only the metrics see it).  The n_target training records are the first
-n_target of a permutation of the pool drawn from the ``subset`` stream of
-(task, n_target, trial) only, so every method sees identical data.
+fold (``n_test``; only the metrics see it).  The n_target training records are the nested
+subset of :class:`benchmark.design.Design` (the first n_target of the trial's permutation
+of the pool), so every method sees identical data and the 50-record set is inside the 200 one.
 
 Like the real PTB-XL/ICBEB data, the pools are one fixed data set: the trial does not
 change them (so the source model is trained once and shared by every trial); trials vary
@@ -31,16 +31,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from benchmark.api import Task, TaskData
+from benchmark.design import Design
 from benchmark.ecg.classes import ECG_CLASSES, NUM_ECG_CLASSES
 from benchmark.ecg.simulator import SOURCE, TARGET, PopulationConfig, simulate
 from benchmark.metrics.ecg_metrics import (ECG_METRICS, EVAL_KEY, ECGEvalConfig, check_eval_sizes,
                                            eval_config_from_params)
 from benchmark.registry import register_task
-from benchmark.seeding import derive_seed, torch_generator
-from benchmark.spec import short_hash
 
 DATA_FIELDS = ("n_source", "n_pool", "n_test", "n_val", "length", "normalize")
 
@@ -85,19 +82,20 @@ class ECGSynth(Task):
     capabilities = frozenset({"labels"})
     metrics = ECG_METRICS
     default_n_targets = (50, 200)
+    contract_params = {"n_source": 24, "n_pool": 24, "n_test": 12, "n_val": 12, "n_eval": 12, "length": 32}
     name = "ecg-synth"
     source_population: PopulationConfig = SOURCE
     target_population: PopulationConfig = TARGET
 
     def build(self) -> TaskData:
         prm = self.params
+        design = Design(self.name, self.suite_seed, self.trial)
         fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
 
         check_eval_sizes(self.name, prm.eval_config(), "target test fold (n_test)", prm.n_test, prm.n_eval)
 
         def split(part: str, n: int, population: PopulationConfig):
-            gen = torch_generator(derive_seed(self.suite_seed, "data", self.name, fixed, part))
-            sim = simulate(n, population, gen, length=prm.length)
+            sim = simulate(n, population, design.generator(fixed, part), length=prm.length)
             return sim.x8, sim.y
 
         src_x, src_y = split("source", prm.n_source, self.source_population)
@@ -107,15 +105,14 @@ class ECGSynth(Task):
         test_x, test_y = split("target_test", prm.n_test, self.target_population)
         scale = float(src_x.std()) if prm.normalize else 1.0
         src_x, src_test_x, pool_x, val_x, test_x = (t / scale for t in (src_x, src_test_x, pool_x, val_x, test_x))
-        subset = torch.randperm(prm.n_pool, generator=torch_generator(
-            derive_seed(self.suite_seed, "subset", self.name, prm.n_target, self.trial)))[: prm.n_target]
-        source_key = short_hash({"task": self.name, "params": fixed, "suite_seed": self.suite_seed})
+        subset = design.subset(prm.n_pool, prm.n_target)
+        source_key = design.source_key(params=fixed)
         return TaskData(
             source_x=src_x, source_y=src_y, target_x=pool_x[subset], target_y=pool_y[subset],
             test_x=test_x, test_y=test_y, source_test_x=src_test_x, source_test_y=src_test_y,
             oracle_x=pool_x, oracle_y=pool_y, kind="ecg", num_classes=NUM_ECG_CLASSES,
             source_key=source_key,
-            target_key=short_hash({"source": source_key, "n_target": prm.n_target, "trial": self.trial}),
+            target_key=design.target_key(source_key, prm.n_target),
             extras={"class_names": ECG_CLASSES, "scale_mv": scale, "val_x": val_x, "val_y": val_y,
                     EVAL_KEY: prm.eval_config()},
         )

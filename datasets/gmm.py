@@ -13,8 +13,9 @@ includes the contamination, so r and h* stay exact.
 
 Data: a target pool of ``n_pool`` samples (the ``target-oracle`` trains on all of it)
 and a held-out target test set come from the ``data`` stream of (task, params, trial);
-the n_target training samples are the first n_target of a permutation drawn from the
-``subset`` stream of (task, n_target, trial) only, so every method sees identical data.
+the n_target training samples are the nested subset of :class:`benchmark.design.Design`
+(the first n_target of the trial's permutation of the pool), so every method sees
+identical data and the n = 10 set is inside the n = 100 set.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ import torch
 
 from benchmark.api import Task, TaskData
 from benchmark.closed_form import GaussianMixture, TransferClosedForm
+from benchmark.design import Design
 from benchmark.registry import register_task
-from benchmark.seeding import derive_seed, torch_generator
-from benchmark.spec import short_hash
 
 GMM_METRICS = ("mmd", "mmd_floor", "density_error", "sliced_wasserstein")
 
@@ -101,6 +101,7 @@ class _GMMTask(Task):
     capabilities = frozenset({"labels", "closed_form"})
     metrics = GMM_METRICS
     default_n_targets = (10, 100, 1000)
+    contract_params = {"n_source": 200, "n_pool": 100, "n_test": 100, "n_eval": 50}
     name = "gmm2d"
 
     def mixtures(self) -> tuple[GaussianMixture, GaussianMixture]:
@@ -114,20 +115,19 @@ class _GMMTask(Task):
     def build(self) -> TaskData:
         p, q = self.mixtures()
         prm = self.params
+        design = Design(self.name, self.suite_seed, self.trial)
         fixed = {k: v for k, v in vars(prm).items() if k not in ("n_target", "n_eval")}
-        data_seed = lambda part: derive_seed(self.suite_seed, "data", self.name, fixed, self.trial, part)  # noqa: E731
-        src_x, src_y = p.sample(prm.n_source, torch_generator(data_seed("source")))
-        src_test_x, src_test_y = p.sample(prm.n_test, torch_generator(data_seed("source_test")))
-        pool_x, pool_y = q.sample(prm.n_pool, torch_generator(data_seed("target_pool")))
-        test_x, test_y = q.sample(prm.n_test, torch_generator(data_seed("target_test")))
-        subset = torch.randperm(prm.n_pool, generator=torch_generator(
-            derive_seed(self.suite_seed, "subset", self.name, prm.n_target, self.trial)))[: prm.n_target]
-        source_key = short_hash({"task": self.name, "params": fixed, "trial": self.trial, "suite_seed": self.suite_seed})
+        src_x, src_y = p.sample(prm.n_source, design.generator(fixed, self.trial, "source"))
+        src_test_x, src_test_y = p.sample(prm.n_test, design.generator(fixed, self.trial, "source_test"))
+        pool_x, pool_y = q.sample(prm.n_pool, design.generator(fixed, self.trial, "target_pool"))
+        test_x, test_y = q.sample(prm.n_test, design.generator(fixed, self.trial, "target_test"))
+        subset = design.subset(prm.n_pool, prm.n_target)
+        source_key = design.source_key(params=fixed, trial=self.trial)
         return TaskData(
             source_x=src_x, source_y=src_y, target_x=pool_x[subset], target_y=pool_y[subset],
             test_x=test_x, test_y=test_y, source_test_x=src_test_x, source_test_y=src_test_y,
             oracle_x=pool_x, oracle_y=pool_y, kind="vector", num_classes=2,
-            source_key=source_key, target_key=short_hash({"source": source_key, "n_target": prm.n_target}),
+            source_key=source_key, target_key=design.target_key(source_key, prm.n_target),
             closed_form=TransferClosedForm(p, q),
         )
 

@@ -116,10 +116,10 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def gmm() -> ModuleType:
-    """The ``datasets/gmm.py`` plugin module (GMM2D, GMMParams, ...), loaded like the registry does."""
-    from benchmark.registry import load_plugin_file
+    """The ``datasets/gmm.py`` built-in module (GMM2D, GMMParams, ...), imported as the registry does."""
+    import importlib
 
-    return load_plugin_file(REPO_ROOT / "datasets" / "gmm.py")
+    return importlib.import_module("benchmark.builtin.datasets.gmm")
 
 
 def gmm_task(gmm: ModuleType, cls: str = "GMM2D", suite_seed: int = 0, trial: int = 0, **params: Any):

@@ -63,6 +63,7 @@ def deterministic():
     torch.set_num_threads(before[1])
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_is_bit_identical(tmp_path: Path, deterministic, caplog) -> None:
     reference, ref_trace = _train(40, None)
     spec = CheckpointSpec(tmp_path / "ckpt", every=6, keep=2)
@@ -78,6 +79,7 @@ def test_resume_after_an_interruption_is_bit_identical(tmp_path: Path, determini
     assert sorted(p.name[:13] for p in spec.folder.glob("step-*.pt")) == ["step-00000036", "step-00000040"]
 
 
+@pytest.mark.slow
 def test_damaged_or_foreign_checkpoints_are_skipped(tmp_path: Path, deterministic, caplog) -> None:
     reference, _ = _train(30, None)
     spec = CheckpointSpec(tmp_path / "ckpt", every=5, keep=3)
@@ -124,6 +126,7 @@ def _wait_for(predicate, proc, timeout: float = 300.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_run_again_resumes_and_matches(tmp_path: Path, cli_main) -> None:
     """400 source steps with a checkpoint every 5: kill -9 after two checkpoints, run again;
     the run resumes from the checkpoint and its metrics (and the stored source model) equal
@@ -132,7 +135,7 @@ def test_sigkill_mid_training_then_run_again_resumes_and_matches(tmp_path: Path,
             "--deterministic", *RUN_FLAGS]
     killed = tmp_path / "killed"
     proc = popen_cli(*args, "--results", killed, "--checkpoint-every", "5")
-    ckpts = lambda: sorted(killed.glob("artifacts/source/*.ckpt/step-*.pt"))  # noqa: E731
+    ckpts = lambda: sorted(killed.glob("artifacts/source/*.ckpt/step-*.pt"))
     _wait_for(lambda: len(ckpts()) >= 2, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
@@ -157,6 +160,7 @@ def test_sigkill_mid_training_then_run_again_resumes_and_matches(tmp_path: Path,
     assert meta[0] == meta[1], "the resumed source model is bit-identical to the uninterrupted one"
 
 
+@pytest.mark.slow
 def test_run_local_training_checkpoints_live_in_the_run_folder(tmp_path: Path, cli_main, monkeypatch) -> None:
     """LoRA trains inside its run: its checkpoints go to ``<run>/checkpoints/lora`` (seen while
     it trains), are removed with the done record, and do not change a bit of the result."""

@@ -60,6 +60,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("extra,message", CASES, ids=[" ".join(c[0]) for c in CASES])
+@pytest.mark.slow
 def test_bad_run_input(guarded: Path, cli_main, extra: list[str], message: str) -> None:
     code, out, err = cli_main("run", "--suite", "smoke", "--results", guarded, *extra, *RUN_FLAGS)
     assert code == 2
@@ -83,6 +84,7 @@ def test_non_finite_values_are_one_line_from_every_command(cli_main, tmp_path: P
     assert "must be a finite number" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_bad_input_through_python_m_benchmark(guarded: Path) -> None:
     """The same through the real entry point: exit status 2 and one line."""
     proc = run_cli("run", "--suite", "smoke", "--methods", "lorra", "--results", guarded, *RUN_FLAGS)
@@ -92,6 +94,7 @@ def test_bad_input_through_python_m_benchmark(guarded: Path) -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_status_with_bad_input(guarded: Path, cli_main) -> None:
     code, _, err = cli_main("status", "--suite", "smok", "--results", guarded)
     assert code == 2 and "unknown suite 'smok': did you mean smoke?" in one_error_line(err)
@@ -110,6 +113,7 @@ def test_unwritable_results_folder(tmp_path: Path, cli_main, where: str) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
+@pytest.mark.slow
 def test_truncated_record_is_shown_rerun_and_kept(smoke_results: Path, tmp_path: Path, cli_main) -> None:
     results = copy_results(smoke_results, tmp_path / "r")
     rid = by_method(smoke_results)["source-only"]["run_id"]
@@ -135,6 +139,7 @@ def test_truncated_record_is_shown_rerun_and_kept(smoke_results: Path, tmp_path:
 
 
 @pytest.mark.parametrize("content", ["", "[]", '{"status": "done"}', '{"status": "weird", "metrics": {}}'])
+@pytest.mark.slow
 def test_other_damaged_records_are_corrupt_not_done(smoke_results: Path, tmp_path: Path, cli_main,
                                                     content: str) -> None:
     results = copy_results(smoke_results, tmp_path / "r",

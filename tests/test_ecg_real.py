@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy.io import savemat
 
-wfdb = pytest.importorskip("wfdb")
-from scipy.io import savemat  # noqa: E402
+from benchmark.cli import main
+from benchmark.ecg import icbeb, ptbxl
+from benchmark.ecg.classes import ECG_CLASSES
+from benchmark.ecg.label_map import load_label_map, primary_class
+from benchmark.ecg.prepare import ENV_DIR, load_prepared, prepare
+from benchmark.errors import BenchmarkError
 
-from benchmark.cli import main  # noqa: E402
-from benchmark.ecg import icbeb, ptbxl  # noqa: E402
-from benchmark.ecg.classes import ECG_CLASSES  # noqa: E402
-from benchmark.ecg.label_map import load_label_map, primary_class  # noqa: E402
-from benchmark.ecg.prepare import ENV_DIR, load_prepared, prepare  # noqa: E402
-from benchmark.errors import BenchmarkError  # noqa: E402
+wfdb = pytest.importorskip("wfdb")  # the loaders import it when they read a record
 
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:Warning")  # wfdb 4.3 under pandas 3
 
@@ -434,6 +434,7 @@ def test_paper_suite_plans_without_the_data_folder(monkeypatch):
     assert all("data" not in json.dumps(dict(s.task_params)) for s in specs)
 
 
+@pytest.mark.slow
 def test_a_run_on_the_fixture_end_to_end(data_dir, tmp_path, monkeypatch):
     """source-only on ptbxl-icbeb through the runner: the record is done and has the ECG metrics."""
     from benchmark.planner import plan

@@ -181,7 +181,7 @@ def test_source_and_target_populations_differ():
     t = simulate(n, dataclasses.replace(TARGET, noise_sd=0.0, wander_amp=0.0), _gen(10), length=256,
                  labels=torch.zeros(n, dtype=torch.long))
     assert float((60 / t.rr).mean()) > float((60 / s.rr).mean()) + 8  # faster target
-    peak = lambda sim: float(sim.x8.norm(dim=1).amax(1).median())  # noqa: E731  spatial QRS peak
+    peak = lambda sim: float(sim.x8.norm(dim=1).amax(1).median())  # spatial QRS peak
     assert peak(t) < 0.9 * peak(s)  # smaller amplitudes
     noisy_t = simulate(n, TARGET, _gen(10), length=256, labels=torch.zeros(n, dtype=torch.long))
     assert float((noisy_t.x8 - t.x8).std()) > 2 * SOURCE.noise_sd  # noise and wander

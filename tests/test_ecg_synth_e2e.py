@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import RUN_FLAGS, run_cli
 
 METHODS = ("source-only", "finetune", "tgdp-cond")
@@ -12,6 +14,7 @@ INTERVAL_KEYS = [f"downstream_{m}{s}" for m in ("auc", "accuracy", "f1", "fbeta2
 FEATURE_KEYS = [f"feature_{m}" for m in ("mmd", "precision", "recall", "density", "coverage")]
 
 
+@pytest.mark.slow
 def test_ecg_synth_runs_end_to_end_with_shared_stages(tmp_path):
     res = tmp_path / "results"
     proc = run_cli("run", "--suite", "smoke", "--tasks", "ecg-synth", "--methods", *METHODS, "--results", res,

@@ -43,6 +43,7 @@ def _wait_for(predicate, procs, timeout: float = 300.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_killed_stage_builder_is_taken_over_by_a_second_process(tmp_path: Path, cli_main) -> None:
     """Process A builds the source model (a checkpoint every 5 steps) and is frozen (SIGSTOP)
     while it holds the stage's lock.  B (this process), on the same results folder, needs the
@@ -55,7 +56,7 @@ def test_killed_stage_builder_is_taken_over_by_a_second_process(tmp_path: Path, 
     a = popen_cli("run", "--methods", "source-only", *common)
     killer = threading.Timer(3.0, a.kill)  # started once A is frozen: kills it while B waits for the lock
     try:
-        ckpts = lambda: sorted(results.glob("artifacts/source/*.ckpt/step-*.pt"))  # noqa: E731
+        ckpts = lambda: sorted(results.glob("artifacts/source/*.ckpt/step-*.pt"))
         _wait_for(lambda: len(ckpts()) >= 2, [a])
         a.send_signal(signal.SIGSTOP)
         time.sleep(0.2)
@@ -115,6 +116,7 @@ def _thaw(folder: Path) -> None:
             os.chmod(d, 0o755)
 
 
+@pytest.mark.slow
 def test_results_folder_becomes_unwritable_mid_run(tmp_path: Path, cli_main) -> None:
     """The runs folder stops accepting writes after the first record: the command ends with one
     clear line, every record written before stays byte for byte, and once the folder is
@@ -133,7 +135,7 @@ def test_results_folder_becomes_unwritable_mid_run(tmp_path: Path, cli_main) -> 
     results = tmp_path / "r"
     args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "source-only", "finetune", "lora", "scratch",
             "target-oracle", "--results", results, *RUN_FLAGS]
-    done = lambda: list(results.glob("runs/*/record.json"))  # noqa: E731
+    done = lambda: list(results.glob("runs/*/record.json"))
     before: dict[Path, bytes] = {}
     stop = threading.Event()
 
@@ -170,6 +172,7 @@ def test_results_folder_becomes_unwritable_mid_run(tmp_path: Path, cli_main) -> 
     assert all(r["status"] == "done" for r in records(results).values())
 
 
+@pytest.mark.slow
 def test_corrupted_artifact_is_detected_by_its_hash_and_rebuilt(tmp_path: Path, cli_main) -> None:
     """One flipped byte in the cached source model: the next run that needs it detects the hash
     mismatch, moves the entry aside (kept, not deleted), rebuilds it, and gets the same bits."""

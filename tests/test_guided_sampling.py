@@ -145,7 +145,7 @@ def test_dpm_solver_2_beats_dpm_solver_1() -> None:
     p = GaussianMixture(torch.tensor([[0.5, 0.5], [-0.5, -0.5]], dtype=torch.float64),
                         torch.full((2,), 0.1, dtype=torch.float64), torch.full((2,), 0.5, dtype=torch.float64),
                         torch.tensor([0, 1]))
-    eps = lambda x, t, y: p.eps(x, t, S)  # noqa: E731
+    eps = lambda x, t, y: p.eps(x, t, S)
     ref = sample(eps, (2,), 500, gen(7), sampler="dpm2", steps=400)
     err = {(s, k): float((sample(eps, (2,), 500, gen(7), sampler=s, steps=k) - ref).norm(dim=1).mean())
            for s in ("dpm1", "dpm2") for k in (10, 20)}

@@ -81,6 +81,7 @@ def _assert_same_metrics(results: Path, reference: Path, methods) -> None:
         assert got[m]["metrics"] == ref[m]["metrics"], m
 
 
+@pytest.mark.slow
 def test_dask_matches_local_and_survives_a_dead_worker(reference: Path, tmp_path: Path, cli_main) -> None:
     results = tmp_path / "r"
     crash, marker = _crash_args(tmp_path)
@@ -98,6 +99,7 @@ def test_dask_matches_local_and_survives_a_dead_worker(reference: Path, tmp_path
         assert not (results / "runs" / rid / "history").exists()
 
 
+@pytest.mark.slow
 def test_slurm_local_executor_matches_local_and_status_reports_the_dead_task(reference: Path, tmp_path: Path,
                                                                             cli_main) -> None:
     results = tmp_path / "r"
@@ -126,6 +128,7 @@ def test_slurm_local_executor_matches_local_and_status_reports_the_dead_task(ref
     assert by_method(results)["crash-once"]["status"] == "done"
 
 
+@pytest.mark.slow
 def test_joblib_worker_death_loses_nothing_finished(reference: Path, tmp_path: Path, cli_main, caplog) -> None:
     """source-only is done before; lora's folder is removed so it runs again; crash-once kills
     its loky worker, which breaks the pool: the unfinished runs are submitted again."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO_ROOT, RUN_FLAGS, records, run_cli, run_counts
 
 
@@ -23,6 +25,7 @@ def test_readme_example_is_a_complete_plugin() -> None:
     assert '@register_method("head-finetune"' in code
 
 
+@pytest.mark.slow
 def test_readme_example_runs_end_to_end(tmp_path: Path) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()

@@ -213,13 +213,14 @@ import json, sys
 import datasets
 assert hasattr(datasets, "load_dataset") and hasattr(datasets, "Dataset"), datasets
 assert "methods" not in sys.modules
-plugins = sorted(m for m in sys.modules if m.startswith("_tldm_plugins."))
+plugins = sorted(m for m in sys.modules if m.startswith("benchmark.builtin."))
 print(json.dumps({{"file": datasets.__file__, "tasks": regs.tasks.names(), "plugins": plugins}}))
 """
 
 
+@pytest.mark.slow
 def test_plugin_folders_do_not_shadow_hugging_face_datasets() -> None:
-    """After load_registries() (which imports datasets/*.py and methods/*.py), in a fresh
+    """After load_registries() (which imports datasets/*.py and methods/*.py as benchmark.builtin.*), in a fresh
     interpreter whose cwd and PYTHONPATH are the repo root, `import datasets` is Hugging Face's."""
     proc = run_python(CHECK_HF.format(first="from benchmark.registry import load_registries\nregs = load_registries()"))
     assert proc.returncode == 0, proc.stderr

@@ -126,6 +126,7 @@ def test_figures_are_byte_stable(regs, tmp_path: Path) -> None:
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
 
 
+@pytest.mark.slow
 def test_report_parts_on_real_smoke_records(smoke_results: Path, tmp_path: Path) -> None:
     """Real record and array formats (TGDP outputs.npz, conditional labels, ECG samples)."""
     regs = load_registries()

@@ -44,6 +44,7 @@ def fixture_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_tables_and_missing_list_match_the_golden_files(fixture_report: Path) -> None:
     produced = golden_view(fixture_report)
     if os.environ.get("UPDATE_GOLDEN"):
@@ -61,6 +62,7 @@ def test_tables_and_missing_list_match_the_golden_files(fixture_report: Path) ->
             pytest.fail(f"{rel} differs from the golden file (UPDATE_GOLDEN=1 to accept):\n{diff}")
 
 
+@pytest.mark.slow
 def test_every_registered_figure_renders_from_the_fixture_records(fixture_report: Path) -> None:
     names = load_registries([PLUGINS]).figures.names()
     readme = (fixture_report / "README.md").read_text()
@@ -77,6 +79,7 @@ def test_every_registered_figure_renders_from_the_fixture_records(fixture_report
             assert f"figures/{stem}.png" in readme
 
 
+@pytest.mark.slow
 def test_paper_set_and_index(fixture_report: Path) -> None:
     paper = fixture_report / "paper"
     assert (paper / "fig02-density-ratio__gmm2d.pdf").read_bytes() == \

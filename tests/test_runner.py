@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmark.planner import plan
 from benchmark.registry import load_registries
@@ -18,6 +19,7 @@ from conftest import (RUN_FLAGS, by_method, copy_results, records, run_cli, run_
 GMM_METRICS = ("mmd", "mmd_median", "mmd_floor", "density_error", "logq_gap", "sliced_wasserstein")
 
 
+@pytest.mark.slow
 def test_smoke_runs_every_method(smoke_results: Path) -> None:
     """Every registered method on every task of the smoke suite that it supports: done."""
     regs = load_registries()
@@ -42,6 +44,7 @@ def test_smoke_runs_every_method(smoke_results: Path) -> None:
         assert {"mmd", "mmd_floor", "density_error", "sliced_wasserstein"} <= set(rec["metric_info"])
 
 
+@pytest.mark.slow
 def test_record_carries_provenance(smoke_results: Path) -> None:
     rec = by_method(smoke_results)["finetune"]
     env = rec["environment"]
@@ -70,6 +73,7 @@ def test_record_carries_provenance(smoke_results: Path) -> None:
     assert len(unconditional_source) == 1 and unconditional_source <= reused
 
 
+@pytest.mark.slow
 def test_skip_done_and_resume(smoke_results: Path, tmp_path: Path, cli_main) -> None:
     """A second `run` skips done runs without touching them; a run folder holding only its
     spec (a run that never finished) is executed."""
@@ -91,6 +95,7 @@ def test_skip_done_and_resume(smoke_results: Path, tmp_path: Path, cli_main) -> 
     assert "total: done %d" % (len(before) + 1) in out
 
 
+@pytest.mark.slow
 def test_force_reruns_and_keeps_the_old_record(smoke_results: Path, tmp_path: Path, cli_main) -> None:
     results = copy_results(smoke_results, tmp_path / "r")
     rid = by_method(smoke_results)["source-only"]["run_id"]
@@ -130,6 +135,7 @@ FLAKY = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_failure_is_recorded_shown_and_retried(tmp_path: Path, cli_main) -> None:
     plugins = tmp_path / "plugins"
     write_plugin(plugins, "flaky", FLAKY)
@@ -165,6 +171,7 @@ def test_failure_is_recorded_shown_and_retried(tmp_path: Path, cli_main) -> None
     assert "total: done 1" in out and "failed:" not in out
 
 
+@pytest.mark.slow
 def test_same_spec_twice_gives_identical_metrics(smoke_results: Path, tmp_path: Path) -> None:
     """The lora and finetune runs of the smoke suite, executed again in a fresh results folder
     (fresh artifact cache, the stages built in another order) at the same thread count."""
@@ -198,6 +205,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(cli_main, tmp_path: Path) ->
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_bad_launcher_and_jobs(cli_main, smoke_results: Path, tmp_path: Path) -> None:
     results = copy_results(smoke_results, tmp_path / "r")
     before = snapshot(results)

@@ -72,6 +72,7 @@ print(json.dumps({"ids": ids, "pinned": pinned}))
 """
 
 
+@pytest.mark.slow
 def test_run_ids_stable_across_processes_and_hash_seeds() -> None:
     """The planned run ids of two suites and the pinned spec, computed in two interpreters with
     different PYTHONHASHSEED, agree with each other and with this process."""
@@ -159,6 +160,7 @@ def test_other_n_target_keeps_pool_and_source(gmm) -> None:
         assert torch.equal(sub.oracle_y[rows], sub.target_y)
 
 
+@pytest.mark.slow
 def test_every_method_saw_identical_data(smoke_results) -> None:
     recs = records(smoke_results).values()
     for task in {r["spec"]["task"] for r in recs}:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
 import torch
 
 from benchmark.diffusion.nets import EpsMLP
@@ -20,6 +21,7 @@ def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+@pytest.mark.slow
 def test_mlp_trained_on_source_samples_p(gmm) -> None:
     """A 3x128 EpsMLP, batch 512, 1500 Adam steps at lr 3e-3 (the loop's cosine decay), on the
     10,000 gmm2d source samples; 2,000 samples by 25-step DPM-Solver-2.

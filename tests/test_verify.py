@@ -31,6 +31,7 @@ def done_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return results
 
 
+@pytest.mark.slow
 def test_verify_reruns_in_a_fresh_folder_and_finds_identical_bits(done_run: Path, cli_main) -> None:
     rid = by_method(done_run)["lora"]["run_id"]
     before = snapshot(done_run)
@@ -42,6 +43,7 @@ def test_verify_reruns_in_a_fresh_folder_and_finds_identical_bits(done_run: Path
     assert snapshot(done_run) == before, "verify must not write into the results folder"
 
 
+@pytest.mark.slow
 def test_verify_reports_a_one_ulp_difference(done_run: Path, tmp_path: Path, cli_main) -> None:
     import shutil
 
@@ -57,6 +59,7 @@ def test_verify_reports_a_one_ulp_difference(done_run: Path, tmp_path: Path, cli
     assert "NOT verified: 1 of" in out and "(mmd)" in out
 
 
+@pytest.mark.slow
 def test_verify_user_errors(done_run: Path, tmp_path: Path, cli_main) -> None:
     code, _, err = cli_main("verify", "ffffffffffff", "--results", done_run)
     assert code == 2 and "no run 'ffffffffffff'" in one_error_line(err)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.diffusion.unet1d import Embedding, ResBlock1d, group_norm
+from benchmark.diffusion.layers import Embedding, ResBlock1d, group_norm
 
 
 class ScalarConv1d(nn.Module):

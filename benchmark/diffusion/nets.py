@@ -11,19 +11,14 @@ The ECG task family provides 1-D convolutional counterparts through the same fac
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
 from torch import nn
 
-
-def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """phi(t): (B,) -> (B, dim), geometric frequencies from 1 to 1e-4 on 1000 t."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]
-    return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+from benchmark.diffusion.conv1d import ScalarConv1d
+from benchmark.diffusion.layers import sinusoidal_embedding
+from benchmark.diffusion.unet1d import UNet1d
 
 
 class TimeMLP(nn.Module):
@@ -71,8 +66,6 @@ def make_denoiser(kind: str, sample_shape: tuple[int, ...], width: int, depth: i
     if kind == "vector":
         return EpsMLP(int(sample_shape[0]), width, depth, num_classes)
     if kind == "ecg":
-        from benchmark.diffusion.unet1d import UNet1d
-
         return UNet1d(sample_shape, base=width, levels=depth, num_classes=num_classes)
     raise ValueError(f"no denoiser for data kind {kind!r}")
 
@@ -83,7 +76,5 @@ def make_scalar_net(kind: str, sample_shape: tuple[int, ...], width: int, depth:
     if kind == "vector":
         return TimeMLP(int(sample_shape[0]), 1, width, depth, time=time, num_classes=num_classes)
     if kind == "ecg":
-        from benchmark.diffusion.conv1d import ScalarConv1d
-
         return ScalarConv1d(sample_shape, width=width, depth=depth, time=time, num_classes=num_classes)
     raise ValueError(f"no scalar network for data kind {kind!r}")

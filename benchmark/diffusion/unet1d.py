@@ -40,59 +40,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.diffusion.nets import sinusoidal_embedding
+from benchmark.diffusion.layers import KERNEL, Embedding, ResBlock1d, group_norm
 from benchmark.diffusion.schedule import VPSchedule
-
-KERNEL = 3
-
-
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with 8 groups when the channels allow it (else 1 group = LayerNorm over C, L)."""
-    return nn.GroupNorm(8 if channels % 8 == 0 else 1, channels)
-
-
-class ResBlock1d(nn.Module):
-    """Pre-activation residual block with an additive embedding: (B, c_in, L), (B, E) -> (B, c_out, L)."""
-
-    def __init__(self, c_in: int, c_out: int, emb_dim: int = 0, kernel: int = KERNEL, dilation: int = 1) -> None:
-        super().__init__()
-        pad = dilation * (kernel // 2)
-        self.norm1 = group_norm(c_in)
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel, padding=pad, dilation=dilation)
-        self.emb = nn.Linear(emb_dim, c_out) if emb_dim else None
-        self.norm2 = group_norm(c_out)
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=pad, dilation=dilation)
-        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-
-    def forward(self, x: torch.Tensor, emb: Optional[torch.Tensor] = None) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        if self.emb is not None and emb is not None:
-            h = h + self.emb(emb)[:, :, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return self.skip(x) + h
-
-
-class Embedding(nn.Module):
-    """e = MLP(phi(t)) [+ E[y]]: (B,), (B,) -> (B, dim), passed through SiLU; None if neither."""
-
-    def __init__(self, dim: int, time: bool, num_classes: Optional[int]) -> None:
-        super().__init__()
-        self.dim = dim
-        self.time = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim)) if time else None
-        self.label = nn.Embedding(num_classes, dim) if num_classes else None
-
-    def forward(self, t: Optional[torch.Tensor], y: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-        emb = None
-        if self.time is not None:
-            if t is None:
-                raise ValueError("this network is time-conditional; pass t")
-            emb = self.time(sinusoidal_embedding(t, self.dim))
-        if self.label is not None:
-            if y is None:
-                raise ValueError("this network is label-conditional; pass labels y")
-            lab = self.label(y.long())
-            emb = lab if emb is None else emb + lab
-        return None if emb is None else F.silu(emb)
 
 
 class UNet1d(nn.Module):

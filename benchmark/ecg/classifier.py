@@ -92,7 +92,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: EC
     model = ResNet1d(x.shape[1], num_classes, cfg.width).to(device)
     gen = torch_generator(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    lr_at = lambda step: 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))  # noqa: E731
+    lr_at = lambda step: 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     x, y = x.to(device), y.long().to(device)
     model.train()

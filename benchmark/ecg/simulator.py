@@ -231,8 +231,8 @@ def _waves(y: torch.Tensor, rr: torch.Tensor, pr: torch.Tensor, k: int, ectopic:
     """Per wave: centre offsets (N, K), widths (N, K) and dipoles (N, K, 3) in mV."""
     n = len(y)
     is_ = {name: (y == i) for name, i in _C.items()}
-    jit = lambda sd=0.1: d.lognormal(sd, n, 1)  # noqa: E731  per-record amplitude jitter
-    dirjit = lambda v: _unit(_unit(v).expand(n, 3) + 0.12 * d.normal(n, 3))  # noqa: E731
+    jit = lambda sd=0.1: d.lognormal(sd, n, 1)  # per-record amplitude jitter
+    dirjit = lambda v: _unit(_unit(v).expand(n, 3) + 0.12 * d.normal(n, 3))
     zeros = torch.zeros(n, 1)
 
     def dip(direction: torch.Tensor, amp: torch.Tensor) -> torch.Tensor:  # (N,3),(N,1) -> (N,K,3)

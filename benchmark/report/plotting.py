@@ -23,7 +23,7 @@ def cell_stats(tidy: pd.DataFrame, metric: str, by: Sequence[str]) -> pd.DataFra
 
 
 def errorbar_lines(ax: Any, stats: pd.DataFrame, x: str, group: str, colours: Mapping[str, Any],
-                   order: Sequence[str], use_interval: bool = False) -> None:
+                   order: Sequence[str], use_interval: bool = False, marker: str = "o", linestyle: str = "-") -> None:
     """One line per ``group`` value (in ``order``) of mean vs ``x`` with std error bars, or
     with the mean bootstrap interval [lo, hi] when ``use_interval`` and the bounds exist."""
     for name in order:
@@ -35,7 +35,7 @@ def errorbar_lines(ax: Any, stats: pd.DataFrame, x: str, group: str, colours: Ma
         else:
             err = g["std"].to_numpy()
         ax.errorbar(g[x].to_numpy(), g["mean"].to_numpy(), yerr=err, label=str(name), color=colours.get(name),
-                    marker="o", capsize=2)
+                    marker=marker, linestyle=linestyle, capsize=2)
 
 
 def scatter_limits(reference: Optional[np.ndarray], fallback: np.ndarray, pad: float = 0.25) -> tuple[float, float]:

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.diffusion.checkpoint import CheckpointSpec
+from benchmark.diffusion.guidance import guided_eps
 from benchmark.diffusion.nets import make_scalar_net
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, optimise
@@ -131,8 +132,7 @@ def train_guidance(
                 (grad,) = torch.autograd.grad(h.log_h(x_in, t2, y2).sum(), x_in, create_graph=True)
                 with torch.no_grad():
                     eps_theta = denoiser(xt2, t2, y2)
-                shape = (-1,) + (1,) * (xt2.dim() - 1)
-                guided = eps_theta - sched.sigma(t2).view(shape) * grad
+                guided = guided_eps(eps_theta, grad, sched.sigma(t2))
                 total = total + cfg.eta_consistency * (guided - eps2).pow(2).flatten(1).mean(1).mean()
         return total
 

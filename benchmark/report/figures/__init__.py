@@ -1,8 +1,9 @@
 """The figure registry: one function per figure, ``f(data: ReportData) -> {name: Figure}``.
 
 Each function is marked with :func:`benchmark.registry.register_figure` in one of the
-modules of :data:`FIGURE_MODULES`; :func:`benchmark.registry.load_registries` collects
-them (``python -m benchmark list figures``).  A function returns one matplotlib figure
+modules of this package; :func:`benchmark.registry.load_registries` collects every module of
+it (the package is in :data:`benchmark.builtin.BUILTIN_MODULES`, so a new figure file needs
+no list entry) (``python -m benchmark list figures``).  A function returns one matplotlib figure
 per variant it draws (``""`` for a single figure, else e.g. the setting's slug), or raises
 :class:`benchmark.report.data.FigureSkipped` with the reason when its records hold
 nothing to draw.  It never trains anything: it reads records, ``samples.npz`` /
@@ -15,18 +16,11 @@ registries stays cheap for every run.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
-FIGURE_MODULES = (
-    "benchmark.report.figures.samples",
-    "benchmark.report.figures.curves",
-    "benchmark.report.figures.ecg",
-)
-
 # The paper set (``report --paper``), in the order the figures are numbered.
+# ``samples-2d-paper`` shows the methods the paper compares; ``samples-2d`` (every method) stays in
+# the report's figures/.
 PAPER_FIGURES = (
-    "samples-2d",
+    "samples-2d-paper",
     "density-ratio",
     "metric-vs-n-target",
     "regularisation-ablation",
@@ -38,7 +32,3 @@ PAPER_FIGURES = (
     "ecg-downstream-auc",
 )
 
-
-def figure_modules() -> list[ModuleType]:
-    """The imported figure modules, for the registry to collect."""
-    return [importlib.import_module(name) for name in FIGURE_MODULES]

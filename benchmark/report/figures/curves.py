@@ -73,7 +73,73 @@ def metric_panels(tidy: pd.DataFrame, metrics: Sequence[str], x: str, group: str
     return fig
 
 
-@register_figure("metric-vs-n-target", "each ranked metric against n_target, mean ± std over seeds, one line per method")
+#: the method families of ``metric-vs-n-target`` (its columns; the oracles are reference lines in each)
+FAMILIES = ("baselines", "TGDP variants", "oracles")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+
+
+def method_family(method: str) -> str:
+    """``oracles`` (reference methods: ``*oracle*``), ``TGDP variants`` (``tgdp*``) or ``baselines``."""
+    from benchmark.report.metric_info import is_reference_method
+
+    if is_reference_method(method):
+        return "oracles"
+    return "TGDP variants" if method.startswith("tgdp") else "baselines"
+
+
+def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[str], title: str) -> Any:
+    """Rows: metrics; columns: the method families that have runs (oracles drawn as dashed grey
+    reference lines in every column, or in their own column when nothing else ran).  Within a
+    family each variant has its own colour and marker; rows share the y axis."""
+    from benchmark.report.style import new_figure
+
+    family_of = tidy.drop_duplicates("variant").set_index("variant").method.map(method_family).to_dict()
+    members = {f: [v for v in order if family_of.get(v) == f] for f in FAMILIES}
+    columns = [f for f in FAMILIES[:2] if members[f]] or ["oracles"]
+    oracles = members["oracles"] if columns != ["oracles"] else []
+    fig, axes = new_figure(len(metrics), len(columns), panel=2.4, sharey="row")
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["tab10"]
+    for i, metric in enumerate(metrics):
+        stats = cell_stats(tidy, metric, ["variant", "n_target"])
+        interval = _use_interval(stats)
+        labelled = False
+        for j, fam in enumerate(columns):
+            ax = axes[i][j]
+            if not stats.variant.isin(members[fam]).any():  # e.g. TGDP's classifier metrics in the baselines column
+                ax.set_visible(False)
+                continue
+            for k, v in enumerate(members[fam]):
+                errorbar_lines(ax, stats, "n_target", "variant", {v: cmap(k % 10)}, [v], use_interval=interval,
+                               marker=MARKERS[k % len(MARKERS)])
+            for k, v in enumerate(oracles):
+                errorbar_lines(ax, stats, "n_target", "variant", {v: str(0.35 + 0.2 * (k % 3))}, [v],
+                               use_interval=interval, marker=MARKERS[k % len(MARKERS)], linestyle="--")
+            xs = sorted(stats.n_target.unique())
+            if len(xs) > 1 and min(xs) > 0:
+                ax.set_xscale("log")
+                ax.set_xticks(xs, [f"{x:g}" for x in xs])
+                ax.minorticks_off()
+            _scale_y(ax, stats["mean"])
+            ax.set_title(f"{fam}: {metric}", fontsize="small")
+            if not labelled:  # the row's first drawn panel carries the y label and ticks
+                ax.set_ylabel(_ylabel(metric))
+                ax.yaxis.set_tick_params(labelleft=True)
+                labelled = True
+            if i == len(metrics) - 1:
+                ax.set_xlabel("n_target")
+    for j, fam in enumerate(columns):  # one legend per family column, under the figure
+        handles, labels = axes[0][j].get_legend_handles_labels()
+        if handles:
+            axes[-1][j].legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.35), fontsize="x-small",
+                               ncol=2, frameon=False)
+    suptitle(fig, title)
+    return fig
+
+
+@register_figure("metric-vs-n-target", "each ranked metric against n_target, mean ± std over seeds; one column "
+                 "per method family (baselines, TGDP variants), the oracles as dashed reference lines")
 def metric_vs_n_target(data: ReportData) -> dict[str, Any]:
     out = {}
     for setting in data.settings():
@@ -83,9 +149,9 @@ def metric_vs_n_target(data: ReportData) -> dict[str, Any]:
         metrics = ordered_metrics(tidy.metric.unique())
         metrics = [m for m in metrics if direction(m) is not None] or metrics  # not reference values
         seeds = int(tidy.groupby(["variant", "n_target", "metric"]).trial.nunique().max())
-        out[data.done(setting).slug.iloc[0]] = metric_panels(
-            tidy, metrics, "n_target", "variant", data.variants(setting),
-            f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds)", "n_target", True)
+        out[data.done(setting).slug.iloc[0]] = family_panels(
+            tidy, metrics, data.variants(setting),
+            f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds)")
     if not out:
         raise FigureSkipped("no done record holds metrics")
     return out

@@ -7,7 +7,8 @@ fixed records.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import math
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from benchmark.report.data import FigureSkipped, ReportData
 from benchmark.report.plotting import SCATTER_POINTS, density_grid, draw_contours, scatter_limits, suptitle
 
 PANEL = 1.5
+MAX_COLS = 6  # panels per row; more variants wrap into further blocks of rows
+#: the methods the paper compares, in its order (the ``samples-2d-paper`` figure of the paper set)
+PAPER_METHODS = ("scratch", "finetune", "lora", "tgdp", "tgdp-cond", "target-oracle")
 
 
 def _two_d_settings(data: ReportData) -> list[str]:
@@ -38,7 +42,11 @@ def _target_contours(data: ReportData, setting: str) -> tuple[Optional[tuple], t
     return grid, lims, built
 
 
-def _sample_grid(data: ReportData, setting: str, conditional: bool) -> Optional[Any]:
+def _sample_grid(data: ReportData, setting: str, conditional: bool,
+                 methods: Optional[Sequence[str]] = None) -> Optional[Any]:
+    """Panels n_target x variants, wrapped into blocks of at most :data:`MAX_COLS` columns
+    (block b holds variants 6b..6b+5, one row per n_target); ``methods`` keeps only the
+    variants of those methods, in that order."""
     from benchmark.report.style import new_figure
 
     cells = {}
@@ -49,15 +57,22 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool) -> Optional[
             if arrays is None or "samples" not in arrays or (conditional and "labels" not in arrays):
                 continue
             cells[(v, int(n))] = (arrays, run)
-    if not cells:
-        return None
     variants = [v for v in data.variants(setting) if any(k[0] == v for k in cells)]
-    ns = sorted({k[1] for k in cells})
+    if methods is not None:
+        method_of = data.done(setting).drop_duplicates("variant").set_index("variant").method.to_dict()
+        variants = sorted((v for v in variants if method_of.get(v) in methods),
+                          key=lambda v: (list(methods).index(method_of[v]), v))
+    if not variants:
+        return None
+    ns = sorted({k[1] for k in cells if k[0] in variants})
     grid, lims, built = _target_contours(data, setting)
-    fig, axes = new_figure(len(ns), len(variants), panel=PANEL, sharex=True, sharey=True)
-    for j, v in enumerate(variants):
+    cols = min(MAX_COLS, len(variants))
+    blocks = math.ceil(len(variants) / cols)
+    fig, axes = new_figure(blocks * len(ns), cols, panel=PANEL, sharex=True, sharey=True)
+    for k, v in enumerate(variants):
+        b, j = divmod(k, cols)
         for i, n in enumerate(ns):
-            ax = axes[i][j]
+            ax = axes[b * len(ns) + i][j]
             draw_contours(ax, grid)
             if (v, n) in cells:
                 arrays, run = cells[(v, n)]
@@ -80,15 +95,20 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool) -> Optional[
                 ax.set_title(v)
             if j == 0:
                 ax.set_ylabel(f"n_target = {n}")
+    for k in range(len(variants), blocks * cols):  # the empty end of the last block
+        b, j = divmod(k, cols)
+        for i in range(len(ns)):
+            axes[b * len(ns) + i][j].set_visible(False)
     what = "coloured by label" if conditional else "blue; the n target samples: black x"
     suptitle(fig, f"{setting}: generated samples ({what})\nover the exact target density contours")
     return fig
 
 
-def _sample_grids(data: ReportData, conditional: bool, none_reason: str) -> dict[str, Any]:
+def _sample_grids(data: ReportData, conditional: bool, none_reason: str,
+                  methods: Optional[Sequence[str]] = None) -> dict[str, Any]:
     out = {}
     for setting in _two_d_settings(data):
-        fig = _sample_grid(data, setting, conditional=conditional)
+        fig = _sample_grid(data, setting, conditional=conditional, methods=methods)
         if fig is not None:
             out[data.done(setting).slug.iloc[0]] = fig
     if not out:
@@ -96,9 +116,17 @@ def _sample_grids(data: ReportData, conditional: bool, none_reason: str) -> dict
     return out
 
 
-@register_figure("samples-2d", "generated 2-D samples, n_target x methods, over the exact target density contours")
+@register_figure("samples-2d", "generated 2-D samples of every method, n_target x methods (6 columns a row), "
+                 "over the exact target density contours")
 def samples_2d(data: ReportData) -> dict[str, Any]:
     return _sample_grids(data, False, "no done run of a 2-D task saved samples.npz")
+
+
+@register_figure("samples-2d-paper", "samples-2d for the methods the paper compares: "
+                 + ", ".join(PAPER_METHODS))
+def samples_2d_paper(data: ReportData) -> dict[str, Any]:
+    return _sample_grids(data, False, "no done run of the paper's methods on a 2-D task saved samples.npz",
+                         methods=PAPER_METHODS)
 
 
 @register_figure("conditional-samples", "samples of conditional methods coloured by their label, n_target x methods")
