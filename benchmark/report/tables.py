@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.report.metric_info import direction, direction_word, is_reference_method
+from benchmark.report.numbers import _layout, displayed
 from benchmark.report.runs import RunSet, method_order
 from benchmark.report.transfer import format_transfer, transfer_scores
 from benchmark.store import DONE, atomic_write_text
@@ -141,25 +142,6 @@ def table_data(runs: RunSet, tidy: pd.DataFrame, setting: str, metrics: Sequence
                 hi = float(vm.hi.mean()) if vm.hi.notna().any() else None
                 data.cells[(v, m, n)] = Cell(tuple(float(x) for x in vm.value), len(runs_vn), lo, hi, note)
     return data
-
-
-def _layout(x: float, sig: int) -> tuple[int, int]:
-    """(power of ten, decimals) that show ``x`` with ``sig`` significant digits: fixed
-    notation (power 0) for 1e-3 <= |x| < 1e4, else a mantissa in [1, 10)."""
-    if not math.isfinite(x) or x == 0:
-        return 0, sig - 1
-    e = math.floor(math.log10(abs(x)))
-    if -3 <= e < 4:
-        return 0, max(0, sig - 1 - e)
-    if abs(round(x / 10.0 ** e, sig - 1)) >= 10:
-        e += 1
-    return e, sig - 1
-
-
-def displayed(x: float, sig: int = 3) -> float:
-    """``x`` rounded as the tables show it (ranks compare these, so equal-looking cells tie)."""
-    e, d = _layout(x, sig)
-    return round(x / 10.0 ** e, d) * 10.0 ** e if math.isfinite(x) else x
 
 
 def format_mean_std(mean: float, std: float, latex: bool, sig: int = 3) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from benchmark.report.metric_info import direction
+from benchmark.report.numbers import displayed
 
 if TYPE_CHECKING:
     from benchmark.report.tables import TableData
@@ -49,8 +50,6 @@ def _variant_of(variants: list[str], method: str) -> Optional[str]:
 
 def transfer_score(value: float, source: float, oracle: float, metric_direction: str) -> tuple[Optional[float], str]:
     """(T, "") or (None, why not) for one cell, from seed means (see the module docstring)."""
-    from benchmark.report.tables import displayed
-
     if not (math.isfinite(source) and math.isfinite(oracle)):
         return None, "no source-only or target-oracle value"
     if displayed(source, SIG) == displayed(oracle, SIG):
