@@ -25,7 +25,7 @@ from benchmark.diffusion.schedule import VPSchedule
 from benchmark.stages.denoisers import DenoiserMethod, source_denoiser
 from benchmark.tgdp.diagnostics import (balanced_heldout, classifier_diagnostics, gradient_diagnostics,
                                         memorisation_score, ratio_weight_diagnostics)
-from benchmark.tgdp.stages import TGDPParams, domain_classifier, guidance_network, source_log_ratios
+from benchmark.tgdp.stages import TGDPParams, classifier_config_key, domain_classifier, guidance_network, source_log_ratios
 
 GRID_LIMIT, GRID_SIZE = 2.5, 100
 N_GRAD_DIAG = 2000  # held-out target samples for the gradient diagnostics
@@ -62,7 +62,7 @@ class TGDPBase(DenoiserMethod):
         cfg = p.classifier_config()
         clf = domain_classifier(ctx, cfg, cond)
         self._classifier_diagnostics(ctx, clf)
-        return source_log_ratios(ctx, clf, cond), {"classifier": cfg.__dict__, "conditional": cond}, clf
+        return source_log_ratios(ctx, clf, cond), {"classifier": classifier_config_key(cfg), "conditional": cond}, clf
 
     def _time_classifier(self, ctx: FitContext):
         """c'(x_t, t) for tgdp-tclf, with ``target_mix`` of r̂-resampled source samples if set."""

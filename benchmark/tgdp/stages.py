@@ -97,9 +97,34 @@ def _labels(ctx: FitContext, conditional: bool) -> tuple[Optional[torch.Tensor],
     return (d.source_y, d.target_y) if conditional else (None, None)
 
 
+_REG_DEFAULTS = {"input_noise": 0.0, "val_frac": 0.0, "val_every": 50}
+
+
 def classifier_key(ctx: FitContext, cfg: ClassifierConfig, conditional: bool, time: bool) -> dict[str, Any]:
+    """The stage's identity (and seed).  Regularisation fields at their (off) defaults are
+    left out, so a classifier trained before they existed keeps its key and seed."""
     return {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
-            "config": asdict(cfg), "conditional": conditional, "time": time}
+            "config": classifier_config_key(cfg), "conditional": conditional, "time": time}
+
+
+def classifier_config_key(cfg: ClassifierConfig) -> dict[str, Any]:
+    """asdict(cfg) without the regularisation fields that are at their (off) defaults."""
+    return {k: v for k, v in asdict(cfg).items() if _REG_DEFAULTS.get(k, object()) != v}
+
+
+def guidance_config_key(cfg: GuidanceConfig) -> dict[str, Any]:
+    """asdict(cfg) with ``l2``/``log`` written as the older ``ratio_target`` ratio/log, so the
+    published rows' guidance stages keep their keys and seeds."""
+    config = asdict(cfg)
+    loss = config.pop("guidance_loss")
+    legacy = {v: k for k, v in RATIO_TARGET_ALIAS.items()}
+    out = {k: v for k, v in config.items() if k not in ("eta_cycle", "eta_consistency")}
+    if loss in legacy:
+        out["ratio_target"] = legacy[loss]
+    else:
+        out["guidance_loss"] = loss
+    out.update(eta_cycle=config["eta_cycle"], eta_consistency=config["eta_consistency"])
+    return out
 
 
 def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool = False,
@@ -156,7 +181,7 @@ def guidance_network(ctx: FitContext, p: TGDPParams, log_r_src: torch.Tensor, ra
     cfg = p.guidance_config()
     ys, yt = _labels(ctx, conditional)
     key: dict[str, Any] = {"source": d.source_key, "target": d.target_key, "kind": d.kind, "ratio": ratio_key,
-                           "config": asdict(cfg), "conditional": conditional}
+                           "config": guidance_config_key(cfg), "conditional": conditional}
     if cfg.eta_cycle > 0:
         key["time_classifier"] = classifier_key(ctx, p.time_classifier_config(), conditional, time=True)
     if cfg.eta_consistency > 0:
