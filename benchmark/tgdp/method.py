@@ -123,9 +123,8 @@ class TGDPBase(DenoiserMethod):
         ctx = self._ctx
         if ctx is not None:
             d = ctx.data
-            held = d.test_x[-len(d.target_x):]
             if len(d.test_x) >= len(d.target_x):
-                ctx.diagnostics["memorisation"] = memorisation_score(x.detach().cpu(), d.target_x, held)
+                ctx.diagnostics["memorisation"] = memorisation_score(x.detach().cpu(), d.target_x, d.test_x)
         return x
 
     def _classifier_diagnostics(self, ctx: FitContext, clf) -> None:

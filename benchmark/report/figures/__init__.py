@@ -22,6 +22,7 @@ FIGURE_MODULES = (
     "benchmark.report.figures.samples",
     "benchmark.report.figures.curves",
     "benchmark.report.figures.ecg",
+    "benchmark.report.figures.guidance",
 )
 
 # The paper set (``report --paper``), in the order the figures are numbered.
