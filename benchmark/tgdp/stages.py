@@ -4,7 +4,9 @@ guidance network, each keyed by everything it depends on and seeded from that ke
 Hyper-parameters shared by every TGDP method (:class:`TGDPParams`):
 ``clf_*`` the time-free domain classifier c(x) (``clf_input_noise``, ``clf_val_frac``:
 regularisation, off by default); ``tclf_*`` the time-dependent classifier c'(x_t, t)
-(the cycle regulariser's target and tgdp-tclf's guidance), with its own size and budget;
+(the cycle regulariser's target and tgdp-tclf's guidance), with its own size and budget
+(each unset field takes the ``clf_*`` value, resolved at construction so the record holds
+the number: the cycle regulariser's c' used the c(x) configuration before these existed);
 ``guid_*`` the guidance network; ``guidance_loss`` its estimator (``l2`` | ``log`` |
 ``logistic-resampled``, see :mod:`benchmark.tgdp.guidance_net`).
 
@@ -65,14 +67,17 @@ class TGDPParams(DenoiserParams, ClassifierFields):
     eta_cycle: float = 0.0
     eta_consistency: float = 0.0
     gamma: float = 1.0
-    tclf_width: int = 256
-    tclf_depth: int = 3
-    tclf_steps: int = 2000
-    tclf_lr: float = 1e-3
-    tclf_batch: int = 512
+    tclf_width: Optional[int] = None
+    tclf_depth: Optional[int] = None
+    tclf_steps: Optional[int] = None
+    tclf_lr: Optional[float] = None
+    tclf_batch: Optional[int] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for name in ("width", "depth", "steps", "lr", "batch"):  # unset: the time-free classifier's value
+            if getattr(self, f"tclf_{name}") is None:
+                object.__setattr__(self, f"tclf_{name}", getattr(self, f"clf_{name}"))
         if self.ratio_target is not None:
             alias = RATIO_TARGET_ALIAS[self.ratio_target]
             if self.guidance_loss not in ("l2", alias):
