@@ -108,8 +108,11 @@ _REG_DEFAULTS = {"input_noise": 0.0, "val_frac": 0.0, "val_every": 50}
 def classifier_key(ctx: FitContext, cfg: ClassifierConfig, conditional: bool, time: bool) -> dict[str, Any]:
     """The stage's identity (and seed).  Regularisation fields at their (off) defaults are
     left out, so a classifier trained before they existed keeps its key and seed."""
-    return {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
-            "config": classifier_config_key(cfg), "conditional": conditional, "time": time}
+    key = {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
+           "config": classifier_config_key(cfg), "conditional": conditional, "time": time}
+    if time:  # batches drawn with replacement since the batch-cap fix: never reuse a capped c'
+        key["batches"] = "with-replacement"
+    return key
 
 
 def classifier_config_key(cfg: ClassifierConfig) -> dict[str, Any]:
