@@ -22,7 +22,9 @@ Regularisation (both off by default):
 ``input_noise`` = s > 0 adds N(0, s^2 I) to every training input (source and target);
 ``val_frac`` = f > 0 holds out round(f n) target and round(f m) source samples, evaluates
 the balanced loss on them every ``val_every`` steps and keeps the parameters with the
-lowest held-out loss (early stopping on a split of the n target samples).
+lowest held-out loss (early stopping on a split of the n target samples).  The best
+state is kept in memory, not in the stage checkpoint: a resumed training tracks the best
+from the resume step on.
 
 ``target_mix`` = a > 0 (time-dependent classifier only): a fraction a of each target batch
 is replaced by source samples resampled with replacement in proportion to given weights
