@@ -98,6 +98,18 @@ def batch_index(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randint(n, (batch,), generator=generator)
 
 
+def batch_with_replacement(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch`` indices drawn uniformly with replacement from range(n), never capped at n.
+
+    For training on noised samples (time-dependent classifier, cycle/consistency
+    regularisers, the resampled guidance estimators): each draw gets its own fresh
+    (t, eps), so a batch of 256 from n = 10 points is 256 distinct noised samples,
+    where :func:`batch_index` would give 10."""
+    if n < 1:
+        raise ValueError("cannot draw a batch from an empty set of samples")
+    return torch.randint(n, (batch,), generator=generator)
+
+
 def dsm_loss(model: nn.Module, sched: VPSchedule, x0: torch.Tensor, y: Optional[torch.Tensor],
              generator: torch.Generator, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
     """One Monte-Carlo estimate of the (weighted) DSM loss on the batch x0: (B, ...)."""

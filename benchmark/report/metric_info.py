@@ -30,7 +30,13 @@ METRIC_RULES: tuple[tuple[str, Optional[str], bool], ...] = (
     ("logq_gap", "min", False),
     ("sliced_wasserstein", "min", True),
     ("ratio_error", "min", False),
-    ("guidance_error", "min", False),
+    ("guidance_error", "min", False),      # legacy records only (replaced by the grad_* diagnostics)
+    ("grad_cos_*", "max", False),          # cosine of grad log ĥ vs grad log h* at one t (1 = right direction)
+    ("grad_mse_*", "min", False),          # sigma_t^2 E|grad log ĥ - grad log h*|^2 at one t
+    ("grad_norm_ratio_*", None, False),    # |grad log ĥ| / |grad log h*|: 1 is right, neither side better
+    ("ratio_ess", None, False),            # ESS of r̂ over source samples: a property of the weights
+    ("ratio_mean", None, False),           # mean r̂ over source samples: about 1 is right
+    ("memorisation", None, False),         # about 1 generalises, below 1 memorises; above 1 is not better
     ("classifier_ece", "min", False),
     ("*ece", "min", False),
     ("classifier_accuracy", "max", False),

@@ -2,8 +2,15 @@
 
 Subclasses choose where the density ratio and the guidance come from:
 ``ratio_source`` = "classifier" (learned c, r̂ = (1 - c)/c) or "exact" (closed-form r),
-``guidance_source`` = "network" (learned h_psi) or "exact" (closed-form h*).
+``guidance_source`` = "network" (learned h_psi, estimator ``guidance_loss``), "exact"
+(closed-form h*) or "time-classifier" (log h = -logit c'(x_t, t) of a time-dependent domain
+classifier on noised source vs noised target samples: tgdp-tclf).
 The oracle combinations show how much error each learned part adds.
+
+Every record gets the diagnostics of :mod:`benchmark.tgdp.diagnostics`: ``ratio_ess`` and
+``ratio_mean`` of the weights r̂ over the source samples (for tgdp-tclf, r̂ = exp(-logit
+c'(x_0, t_min))), the classifier's accuracy/ECE (and ``ratio_error``), on closed-form tasks
+the gradient diagnostics at t in {0.05, 0.1, 0.2, 0.5}, and after sampling ``memorisation``.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import torch
 
 from benchmark.api import FitContext
 from benchmark.diffusion.guidance import grad_log_of
+from benchmark.diffusion.schedule import VPSchedule
 from benchmark.stages.denoisers import DenoiserMethod, source_denoiser
-from benchmark.tgdp.diagnostics import balanced_heldout, classifier_diagnostics, guidance_error
-from benchmark.tgdp.stages import TGDPParams, domain_classifier, guidance_network, source_log_ratios
+from benchmark.tgdp.diagnostics import (balanced_heldout, classifier_diagnostics, gradient_diagnostics,
+                                        memorisation_score, ratio_weight_diagnostics)
+from benchmark.tgdp.stages import TGDPParams, classifier_config_key, domain_classifier, guidance_network, source_log_ratios
 
 GRID_LIMIT, GRID_SIZE = 2.5, 100
+N_GRAD_DIAG = 2000  # held-out target samples for the gradient diagnostics
 
 
 def ratio_grid(log_ratio_fn, exact_fn) -> dict[str, Any]:
@@ -37,44 +47,85 @@ class TGDPBase(DenoiserMethod):
     Params = TGDPParams
     ratio_source: ClassVar[str] = "classifier"
     guidance_source: ClassVar[str] = "network"
+    _ctx: Optional[FitContext] = None
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
         return self.model(x, t, labels if self.conditional else None)
+
+    def _log_ratios(self, ctx: FitContext) -> tuple[torch.Tensor, Any, Any]:
+        """(log r̂ over the source samples (m,), its cache identity, the classifier or None)."""
+        p, d = self.params, ctx.data
+        cond = self.conditional
+        if self.ratio_source == "exact":
+            lab = d.source_y if cond else None
+            return d.closed_form.log_ratio(d.source_x.double(), lab).float(), "exact", None
+        cfg = p.classifier_config()
+        clf = domain_classifier(ctx, cfg, cond)
+        self._classifier_diagnostics(ctx, clf)
+        return source_log_ratios(ctx, clf, cond), {"classifier": classifier_config_key(cfg), "conditional": cond}, clf
+
+    def _time_classifier(self, ctx: FitContext):
+        """c'(x_t, t) for tgdp-tclf, with ``target_mix`` of r̂-resampled source samples if set."""
+        p = self.params
+        mix = float(getattr(p, "target_mix", 0.0))
+        log_r, key = None, None
+        if mix > 0:
+            log_r, key, _ = self._log_ratios(ctx)
+        return domain_classifier(ctx, p.time_classifier_config(), self.conditional, time=True,
+                                 target_mix=mix, mix_log_r=log_r, mix_key=key)
 
     def fit(self, ctx: FitContext) -> None:
         p, d = self.params, ctx.data
         cond = self.conditional
         cf = d.closed_form
         self._bind(ctx, source_denoiser(ctx, p, cond))
+        self._ctx = ctx
         self.gamma = p.gamma
         lab = (lambda y: y) if cond else (lambda y: None)
+        clf = None
         if self.guidance_source == "exact":
             self.grad_log_h = lambda x, t, y: cf.grad_log_h_star(x.double(), t.double(), lab(y)).to(x)
-            return
-
-        if self.ratio_source == "exact":
-            log_r_src = cf.log_ratio(d.source_x.double(), lab(d.source_y)).float()
-            ratio_key: Any = "exact"
-            clf = None
+            if self.ratio_source == "exact":
+                log_r_src = cf.log_ratio(d.source_x.double(), d.source_y if cond else None)
+                ctx.diagnostics.update(ratio_weight_diagnostics(log_r_src, ctx.log))
+        elif self.guidance_source == "time-classifier":
+            tclf = self._time_classifier(ctx)
+            self.h = tclf
+            log_h = lambda x, t, y: tclf.log_ratio(x, t, lab(y))  # noqa: E731
+            self.grad_log_h = grad_log_of(log_h)
+            t0 = torch.full((len(d.source_x),), VPSchedule().t_min)
+            with torch.no_grad():
+                log_r0 = torch.cat([log_h(d.source_x[i:i + 4096].to(ctx.device), t0[i:i + 4096].to(ctx.device),
+                                          None if not cond else d.source_y[i:i + 4096].to(ctx.device)).cpu()
+                                    for i in range(0, len(d.source_x), 4096)])
+            ctx.diagnostics.update(ratio_weight_diagnostics(log_r0, ctx.log))
         else:
-            cfg = p.classifier_config()
-            clf = domain_classifier(ctx, cfg, cond)
-            log_r_src = source_log_ratios(ctx, clf, cond)
-            ratio_key = {"classifier": cfg.__dict__, "conditional": cond}
-            self._classifier_diagnostics(ctx, clf)
-        h = guidance_network(ctx, p, log_r_src, ratio_key, cond)
-        self.h = h
-        self.grad_log_h = grad_log_of(lambda x, t, y: h.log_h(x, t, lab(y)))
+            log_r_src, ratio_key, clf = self._log_ratios(ctx)
+            ctx.diagnostics.update(ratio_weight_diagnostics(log_r_src, ctx.log))
+            h = guidance_network(ctx, p, log_r_src, ratio_key, cond)
+            self.h = h
+            self.grad_log_h = grad_log_of(lambda x, t, y: h.log_h(x, t, lab(y)))
         if cf is not None:
-            x0 = torch.cat([d.source_test_x[:1000], d.test_x[:1000]])
-            y0 = torch.cat([d.source_test_y[:1000], d.test_y[:1000]]) if cond else None
-            ctx.diagnostics["guidance_error"] = guidance_error(
-                lambda x, t, y: h.log_h(x, t, y), lambda x, t, y: cf.log_h_star(x, t, y), x0, y0,
-                ctx.seed("eval", "guidance_error"), ctx.device)
-            if d.sample_shape == (2,) and not cond:
+            x0 = d.test_x[:N_GRAD_DIAG]
+            y0 = d.test_y[:N_GRAD_DIAG] if cond else None
+            ctx.diagnostics.update(gradient_diagnostics(
+                self.grad_log_h, lambda x, t, y: cf.grad_log_h_star(x, t, y), x0, y0,
+                ctx.seed("eval", "gradient_diagnostics"), ctx.device))
+            if d.sample_shape == (2,) and not cond and self.guidance_source == "network":
                 fn = None if clf is None else (lambda x: clf.log_ratio(x.to(ctx.device)).cpu())
                 with torch.no_grad():
                     ctx.outputs.update(ratio_grid(fn, lambda x: cf.log_ratio(x)))
+
+    def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        """Guided samples; also records ``memorisation`` against the n training targets
+        (the runner reads the diagnostics after sampling)."""
+        x = super().sample(n, labels, generator)
+        ctx = self._ctx
+        if ctx is not None:
+            d = ctx.data
+            if len(d.test_x) >= len(d.target_x):
+                ctx.diagnostics["memorisation"] = memorisation_score(x.detach().cpu(), d.target_x, d.test_x)
+        return x
 
     def _classifier_diagnostics(self, ctx: FitContext, clf) -> None:
         d = ctx.data

@@ -1,5 +1,21 @@
 """Cached TGDP stages: the domain classifier, the time-dependent classifier and the
-guidance network, each keyed by everything it depends on and seeded from that key."""
+guidance network, each keyed by everything it depends on and seeded from that key.
+
+Hyper-parameters shared by every TGDP method (:class:`TGDPParams`):
+``clf_*`` the time-free domain classifier c(x) (``clf_input_noise``, ``clf_val_frac``:
+regularisation, off by default); ``tclf_*`` the time-dependent classifier c'(x_t, t)
+(the cycle regulariser's target and tgdp-tclf's guidance), with its own size and budget
+(each unset field takes the ``clf_*`` value, resolved at construction so the record holds
+the number: the cycle regulariser's c' used the c(x) configuration before these existed);
+``guid_*`` the guidance network; ``guidance_loss`` its estimator (``l2`` | ``log`` |
+``logistic-resampled``, see :mod:`benchmark.tgdp.guidance_net`).
+
+``ratio_target`` is the older name of the ``l2``/``log`` choice, kept so existing suites and
+command lines resolve: ``ratio_target=ratio`` means ``guidance_loss=l2`` and
+``ratio_target=log`` means ``guidance_loss=log``.  It is folded into ``guidance_loss`` at
+construction (and reset to None), so the resolved hyper-parameters hold one knob; giving
+both with different meanings is an error.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +28,9 @@ from benchmark.api import FitContext
 from benchmark.stages.denoisers import DenoiserParams, source_denoiser, source_key, stage_seed
 from benchmark.seeding import seed_everything, torch_generator
 from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier, build_classifier, train_classifier
-from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceNet, build_guidance, train_guidance
+from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceLoss, GuidanceNet, build_guidance, train_guidance
+
+RATIO_TARGET_ALIAS = {"ratio": "l2", "log": "log"}
 
 
 @dataclass(frozen=True)
@@ -26,10 +44,13 @@ class ClassifierFields:
     clf_batch: int = 512
     clf_weight_decay: float = 1e-4
     classifier_loss: Literal["balanced", "pooled", "pooled-uncorrected"] = "balanced"
+    clf_input_noise: float = 0.0
+    clf_val_frac: float = 0.0
 
     def classifier_config(self) -> ClassifierConfig:
         return ClassifierConfig(self.clf_width, self.clf_depth, self.clf_steps, self.clf_lr, self.clf_batch,
-                                self.clf_weight_decay, self.classifier_loss)
+                                self.clf_weight_decay, self.classifier_loss, input_noise=self.clf_input_noise,
+                                val_frac=self.clf_val_frac)
 
 
 @dataclass(frozen=True)
@@ -41,14 +62,39 @@ class TGDPParams(DenoiserParams, ClassifierFields):
     guid_steps: int = 2000
     guid_lr: float = 1e-3
     guid_batch: int = 512
-    ratio_target: Literal["ratio", "log"] = "ratio"
+    guidance_loss: GuidanceLoss = "l2"
+    ratio_target: Optional[Literal["ratio", "log"]] = None
     eta_cycle: float = 0.0
     eta_consistency: float = 0.0
     gamma: float = 1.0
+    tclf_width: Optional[int] = None
+    tclf_depth: Optional[int] = None
+    tclf_steps: Optional[int] = None
+    tclf_lr: Optional[float] = None
+    tclf_batch: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("width", "depth", "steps", "lr", "batch"):  # unset: the time-free classifier's value
+            if getattr(self, f"tclf_{name}") is None:
+                object.__setattr__(self, f"tclf_{name}", getattr(self, f"clf_{name}"))
+        if self.ratio_target is not None:
+            alias = RATIO_TARGET_ALIAS[self.ratio_target]
+            if self.guidance_loss not in ("l2", alias):
+                raise ValueError(f"ratio_target={self.ratio_target} (= guidance_loss={alias}) contradicts "
+                                 f"guidance_loss={self.guidance_loss}; set guidance_loss only")
+            object.__setattr__(self, "guidance_loss", alias)
+            object.__setattr__(self, "ratio_target", None)
 
     def guidance_config(self) -> GuidanceConfig:
         return GuidanceConfig(self.guid_width, self.guid_depth, self.guid_steps, self.guid_lr, self.guid_batch,
-                              self.ratio_target, self.eta_cycle, self.eta_consistency)
+                              guidance_loss=self.guidance_loss, eta_cycle=self.eta_cycle,
+                              eta_consistency=self.eta_consistency)
+
+    def time_classifier_config(self) -> ClassifierConfig:
+        """c'(x_t, t): its own size and budget; loss and weight decay shared with c(x)."""
+        return ClassifierConfig(self.tclf_width, self.tclf_depth, self.tclf_steps, self.tclf_lr, self.tclf_batch,
+                                self.clf_weight_decay, self.classifier_loss)
 
 
 def _labels(ctx: FitContext, conditional: bool) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
@@ -56,16 +102,50 @@ def _labels(ctx: FitContext, conditional: bool) -> tuple[Optional[torch.Tensor],
     return (d.source_y, d.target_y) if conditional else (None, None)
 
 
+_REG_DEFAULTS = {"input_noise": 0.0, "val_frac": 0.0, "val_every": 50}
+
+
 def classifier_key(ctx: FitContext, cfg: ClassifierConfig, conditional: bool, time: bool) -> dict[str, Any]:
-    return {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
-            "config": asdict(cfg), "conditional": conditional, "time": time}
+    """The stage's identity (and seed).  Regularisation fields at their (off) defaults are
+    left out, so a classifier trained before they existed keeps its key and seed."""
+    key = {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
+           "config": classifier_config_key(cfg), "conditional": conditional, "time": time}
+    if time:  # batches drawn with replacement since the batch-cap fix: never reuse a capped c'
+        key["batches"] = "with-replacement"
+    return key
+
+
+def classifier_config_key(cfg: ClassifierConfig) -> dict[str, Any]:
+    """asdict(cfg) without the regularisation fields that are at their (off) defaults."""
+    return {k: v for k, v in asdict(cfg).items() if _REG_DEFAULTS.get(k, object()) != v}
+
+
+def guidance_config_key(cfg: GuidanceConfig) -> dict[str, Any]:
+    """asdict(cfg) with ``l2``/``log`` written as the older ``ratio_target`` ratio/log, so the
+    published rows' guidance stages keep their keys and seeds."""
+    config = asdict(cfg)
+    loss = config.pop("guidance_loss")
+    legacy = {v: k for k, v in RATIO_TARGET_ALIAS.items()}
+    out = {k: v for k, v in config.items() if k not in ("eta_cycle", "eta_consistency")}
+    if loss in legacy:
+        out["ratio_target"] = legacy[loss]
+    else:
+        out["guidance_loss"] = loss
+    out.update(eta_cycle=config["eta_cycle"], eta_consistency=config["eta_consistency"])
+    return out
 
 
 def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool = False,
-                      time: bool = False) -> DomainClassifier:
-    """c(x) (or the joint c(x, y), or the time-dependent c'(x_t, t)); cached."""
+                      time: bool = False, target_mix: float = 0.0, mix_log_r: Optional[torch.Tensor] = None,
+                      mix_key: Any = None) -> DomainClassifier:
+    """c(x) (or the joint c(x, y), or the time-dependent c'(x_t, t)); cached.
+
+    ``target_mix`` > 0 (time-dependent only): that fraction of each target batch is source
+    samples resampled in proportion to exp(``mix_log_r``) (m,), identified by ``mix_key``."""
     d = ctx.data
     key = classifier_key(ctx, cfg, conditional, time)
+    if target_mix > 0:
+        key = {**key, "target_mix": target_mix, "mix_ratio": mix_key}
     num_classes = d.num_classes if conditional else None
 
     def make() -> DomainClassifier:
@@ -76,8 +156,10 @@ def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool 
         seed_everything(seed)
         clf = make()
         ys, yt = _labels(ctx, conditional)
+        mix_w = None if mix_log_r is None else (mix_log_r.double() - mix_log_r.double().max()).exp()
         train_classifier(clf, cfg, d.source_x, d.target_x, torch_generator(seed), ctx.device, ys, yt, ctx.progress,
-                         checkpoint=ctx.stage_checkpoint("time-classifier" if time else "classifier", key))
+                         checkpoint=ctx.stage_checkpoint("time-classifier" if time else "classifier", key),
+                         target_mix=target_mix, mix_weights=mix_w)
         return {"state": {k: v.cpu() for k, v in clf.state_dict().items()}}
 
     stage = "time-classifier" if time else "classifier"
@@ -107,15 +189,15 @@ def guidance_network(ctx: FitContext, p: TGDPParams, log_r_src: torch.Tensor, ra
     cfg = p.guidance_config()
     ys, yt = _labels(ctx, conditional)
     key: dict[str, Any] = {"source": d.source_key, "target": d.target_key, "kind": d.kind, "ratio": ratio_key,
-                           "config": asdict(cfg), "conditional": conditional}
+                           "config": guidance_config_key(cfg), "conditional": conditional}
     if cfg.eta_cycle > 0:
-        key["time_classifier"] = classifier_key(ctx, p.classifier_config(), conditional, time=True)
+        key["time_classifier"] = classifier_key(ctx, p.time_classifier_config(), conditional, time=True)
     if cfg.eta_consistency > 0:
         key["denoiser"] = source_key(ctx, p, conditional)
     num_classes = d.num_classes if conditional else None
 
     def build() -> dict[str, Any]:
-        tclf = domain_classifier(ctx, p.classifier_config(), conditional, time=True) if cfg.eta_cycle > 0 else None
+        tclf = domain_classifier(ctx, p.time_classifier_config(), conditional, time=True) if cfg.eta_cycle > 0 else None
         eps_fn = None
         if cfg.eta_consistency > 0:
             model = source_denoiser(ctx, p, conditional).requires_grad_(False)
