@@ -82,7 +82,9 @@ QUICK_GMM = Budget(
               "sampler": "dpm2", "sample_steps": 25},
     finetune={"finetune_steps": 600, "finetune_lr": 2e-4},
     scratch={"steps": 1000, "scratch_lr": 1e-3},
-    classifier={"clf_width": 64, "clf_depth": 2, "clf_steps": 600, "clf_lr": 1e-3, "clf_batch": 256},
+    classifier={"clf_width": 64, "clf_depth": 2, "clf_steps": 600, "clf_lr": 1e-3, "clf_batch": 256,
+                # the time-dependent classifier c'(x_t, t) (tgdp-tclf, the cycle regulariser): sized like h_psi
+                "tclf_width": 128, "tclf_depth": 3, "tclf_steps": 800, "tclf_lr": 2e-3, "tclf_batch": 256},
     guidance={"guid_width": 128, "guid_depth": 3, "guid_steps": 800, "guid_lr": 2e-3, "guid_batch": 256},
     methods={"lora": {"finetune_lr": 1e-3}},  # LoRA's own rate, not the full-finetune 2e-4
 )
@@ -97,9 +99,13 @@ SMOKE_GMM = Budget(
 SMOKE_GMM_TASK = {"n_source": 1000, "n_pool": 1000, "n_test": 400, "n_eval": 200}
 
 GMM_BASELINES = ("source-only", "scratch", "finetune", "lora", "target-oracle")
+#: label-conditional baselines without guidance (ours): they separate conditioning from guidance
+COND_BASELINES = ("source-only-cond", "finetune-cond", "scratch-cond")
 TGDP_METHODS = ("tgdp", "tgdp-cycle", "tgdp-consistency", "tgdp-reg", "tgdp-cond", "tgdp-oracle-ratio",
                 "tgdp-oracle-guidance", "domain-guidance", "importance-weighted")
-GMM_METHODS = GMM_BASELINES + TGDP_METHODS
+#: estimators of h* that are ours, not the paper's (issue 10): resampled logistic, time-dependent classifier
+NEW_ESTIMATORS = ("tgdp-lr", "tgdp-cond-lr", "tgdp-tclf")
+GMM_METHODS = GMM_BASELINES + COND_BASELINES + TGDP_METHODS + NEW_ESTIMATORS
 
 # -- ECG: ecg-synth (offline) and PTB-XL -> ICBEB2018 ------------------------------------------
 
@@ -140,18 +146,45 @@ PAPER_ECG_SYNTH_TASK = {"n_source": 20_000, "n_pool": 5000, "n_test": 2000, "n_v
 
 # ecg-synth: finetune and domain-guidance share the finetune stage, tgdp/tgdp-reg the classifier,
 # every method the source model; tgdp-cond second so two jobs train both source models at once.
-ECG_METHODS = ("source-only", "tgdp-cond", "scratch", "finetune", "domain-guidance", "lora", "tgdp", "tgdp-reg")
+ECG_METHODS = ("source-only", "tgdp-cond", "scratch", "finetune", "domain-guidance", "lora", "tgdp", "tgdp-reg",
+               "source-only-cond", "finetune-cond", "scratch-cond", "tgdp-cond-lr", "tgdp-lr", "tgdp-tclf")
 ECG_PAPER_METHODS = ("source-only", "scratch", "finetune", "lora", "tgdp", "tgdp-reg", "tgdp-cond", "domain-guidance")
 
 
 # -- variant cells ---------------------------------------------------------------------------
 
 def log_ratio_variant(budget: Budget) -> Cell:
-    """TGDP rows with the published variant ratio_target=log (h regresses log r̂); separate
-    runs (their hparams differ) and separate table rows."""
+    """TGDP rows with the published code's variant guidance_loss=log (h regresses log r̂);
+    separate runs (their hparams differ) and separate table rows."""
     methods = ("tgdp", "tgdp-cond", "tgdp-oracle-ratio")
-    return Cell("gmm2d", methods, (10, 100, 1000), (0, 1, 2), tag="ratio_target=log",
-                hparams=budget.hparams(**{m: {"ratio_target": "log"} for m in methods}))
+    return Cell("gmm2d", methods, (10, 100, 1000), (0, 1, 2), tag="guidance_loss=log",
+                hparams=budget.hparams(**{m: {"guidance_loss": "log"} for m in methods}))
+
+
+def exact_ratio_logistic_variant(budget: Budget, task: str = "gmm2d", task_params: dict | None = None) -> Cell:
+    """The exact r with the resampled logistic estimator: what the estimator reaches when the
+    classifier is perfect (the yardstick of tgdp-lr, as tgdp-oracle-ratio is of tgdp)."""
+    return Cell(task, ("tgdp-oracle-ratio",), (10, 100, 1000), (0, 1, 2), task_params=task_params or {},
+                tag="guidance_loss=logistic-resampled",
+                hparams=budget.hparams(tgdp_oracle_ratio={"guidance_loss": "logistic-resampled"}))
+
+
+def extended_variants(budget: Budget) -> list[Cell]:
+    """domain-guidance w in {1, 2} (1.5 is the main row); the log target at the budget of the
+    resampled logistic estimator (2 batches a step: guid_steps doubled); classifier
+    regularisation for tgdp-lr (input noise, early stopping); tgdp-tclf with r̂-resampled
+    source samples mixed into its target batches."""
+    grid = ((10, 100, 1000), (0, 1, 2))
+    cells = [Cell("gmm2d", ("domain-guidance",), *grid, tag=f"w={w}", hparams=budget.hparams(domain_guidance={"w": w}))
+             for w in (1.0, 2.0)]
+    matched = {"guidance_loss": "log", "guid_steps": 2 * budget.guidance["guid_steps"]}
+    cells.append(Cell("gmm2d", ("tgdp", "tgdp-oracle-ratio"), *grid, tag="guidance_loss=log,matched budget",
+                      hparams=budget.hparams(tgdp=matched, tgdp_oracle_ratio=matched)))
+    for tag, values in (("clf_input_noise=0.3", {"clf_input_noise": 0.3}), ("clf_val_frac=0.3", {"clf_val_frac": 0.3})):
+        cells.append(Cell("gmm2d", ("tgdp-lr",), *grid, tag=tag, hparams=budget.hparams(tgdp_lr=values)))
+    cells.append(Cell("gmm2d", ("tgdp-tclf",), *grid, tag="target_mix=0.5",
+                      hparams=budget.hparams(tgdp_tclf={"target_mix": 0.5})))
+    return cells
 
 
 def regularisation_ablation(budget: Budget) -> list[Cell]:
@@ -179,6 +212,7 @@ def quick() -> Suite:
     return Suite("quick", "gmm2d x methods x n_target x 3 seeds; ecg-synth x methods x n_target 50/200 x 1 seed", (
         Cell("gmm2d", GMM_METHODS, (10, 100, 1000), (0, 1, 2), hparams=QUICK_GMM.hparams()),
         log_ratio_variant(QUICK_GMM),
+        exact_ratio_logistic_variant(QUICK_GMM),
         Cell("ecg-synth", ECG_METHODS, (50, 200), (0,), hparams=QUICK_ECG.hparams()),
     ))
 
@@ -189,8 +223,10 @@ def extended() -> Suite:
                   hparams=QUICK_GMM.hparams()) for d in (2, 8, 32)]
     cells += [Cell("gmm-noisy-source", GMM_METHODS, (10, 100, 1000), (0, 1, 2), task_params={"noise_frac": e},
                    hparams=QUICK_GMM.hparams()) for e in (0.0, 0.1, 0.3)]
+    cells += [exact_ratio_logistic_variant(QUICK_GMM, "gmm-highdim", {"dim": d}) for d in (8, 32)]
     cells += regularisation_ablation(QUICK_GMM)
-    return Suite("extended", "high dimension, noisy source, regularisation ablation", tuple(cells))
+    cells += extended_variants(QUICK_GMM)
+    return Suite("extended", "high dimension, noisy source, regularisation ablation, estimator variants", tuple(cells))
 
 
 @register_suite("paper", "the paper's scale (4x512 MLP, 500 epochs, batch 4096; ECG U-Net 64x4); for a GPU")
