@@ -61,7 +61,9 @@ class RunSpec:
             "method": self.method,
             "hparams": dict(self.hparams),
             "trial": int(self.trial),
-            "threads": int(self.threads),
+            # one thread is the default and is left out, so one-thread run ids stay those of
+            # earlier versions; any other count is part of the canonical JSON and the run id
+            **({"threads": int(self.threads)} if self.threads != 1 else {}),
         }
 
     @classmethod

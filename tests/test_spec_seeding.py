@@ -17,8 +17,8 @@ from benchmark.spec import RunSpec, canonical_json
 from conftest import gmm_task, records, run_python
 
 PINNED_JSON = ('{"hparams":{"alpha":4.0,"rank":4,"sampler":"dpm2"},"method":"lora","suite":"smoke",'
-               '"suite_seed":0,"task":"gmm2d","task_params":{"n_target":10,"variance":0.1},"threads":1,"trial":1}')
-PINNED_RUN_ID = "9e5ab7c306776b6b"
+               '"suite_seed":0,"task":"gmm2d","task_params":{"n_target":10,"variance":0.1},"trial":1}')
+PINNED_RUN_ID = "20914df90748b0e6"
 
 
 def pinned_spec(**change) -> RunSpec:
@@ -32,6 +32,12 @@ def test_canonical_json_and_run_id_are_pinned() -> None:
     spec = pinned_spec()
     assert spec.canonical() == PINNED_JSON
     assert spec.run_id == hashlib.sha256(PINNED_JSON.encode()).hexdigest()[:16] == PINNED_RUN_ID
+
+
+def test_threads_enter_the_run_id_only_when_not_one() -> None:
+    spec = pinned_spec(threads=2)
+    assert '"threads":2' in spec.canonical() and spec.run_id != PINNED_RUN_ID
+    assert RunSpec.from_dict(spec.to_dict()).threads == 2 and RunSpec.from_dict(pinned_spec().to_dict()).threads == 1
 
 
 def test_run_id_ignores_key_order_and_changes_with_every_field() -> None:
