@@ -15,7 +15,8 @@ the wall seconds spent in each stage kind:
   build are split out: ``ecg downstream real-only`` (the cached real-only classifier),
   ``ecg downstream augmented`` (the per-run classifier on real + generated records, and the
   bootstrap), ``ecg feature classifier`` (the cached feature extractor) and ``metric ecg_features``
-  (the rest);
+  (the rest); likewise ``mmd reference (cached)`` (b_med, reference kernel sums, mmd_floor: built
+  once per held-out set inside ``mmd``);
 
 and the share of the wall time the CPUs were busy:
 ``busy = sum of the runs' CPU seconds / (span x cores)`` with ``span`` = last finish - first start
@@ -38,7 +39,8 @@ from typing import Any
 
 CLASSIFIER_STAGES = {"classifier": "classifier", "time-classifier": "classifier"}
 EVAL_STAGES = {"ecg-downstream-real": ("ecg_downstream", "ecg downstream real-only"),
-               "ecg-feature-classifier": ("ecg_features", "ecg feature classifier")}
+               "ecg-feature-classifier": ("ecg_features", "ecg feature classifier"),
+               "mmd-reference": ("mmd", "mmd reference (cached)")}
 METRIC_LABELS = {"ecg_downstream": "ecg downstream augmented"}
 
 
