@@ -1,6 +1,6 @@
 """The order runs are handed to workers: a permutation of the plan, a pure function of the
 spec list, source-model builders first, signal tasks first; suite_profile's attribution and the
-artifact cache's exclusive build times (the speed instrumentation)."""
+artifact cache's exclusive build times (the speed instrumentation); the cached mmd reference."""
 
 from __future__ import annotations
 
@@ -85,3 +85,28 @@ def test_artifact_build_times_exclude_nested_builds(tmp_path) -> None:
     times = {k.split("/")[0]: v for k, v in cache.build_times.items()}
     assert set(times) == {"guidance", "time-classifier"} and cache.builds[0].startswith("time-classifier/")
     assert times["time-classifier"]["wall_s"] >= 0.3 > times["guidance"]["wall_s"] >= 0.0
+
+
+def test_cached_mmd_reference_gives_the_inline_values(tmp_path) -> None:
+    """mmd / mmd_floor read b_med, the reference kernel sums and the floor from a cached stage;
+    the values equal the inline computation bit for bit, with and without the cache."""
+    import torch
+
+    from benchmark.artifacts import ArtifactCache
+    from benchmark.metrics.context import EvalContext
+    from benchmark.metrics.kernels import MIX, median_bandwidth, mmd2_unbiased, mmd2_unbiased_sets
+
+    regs = load_registries(())
+    task_cls = regs.tasks.get("gmm2d")
+    data = task_cls(task_cls.Params(n_target=10, n_source=500, n_pool=500, n_test=600, n_eval=300), 0, 0).build()
+    samples = torch.randn(300, 2, generator=torch.Generator().manual_seed(3))
+    ref, other = data.test_x[:300], data.test_x[300:600]
+    med = median_bandwidth(ref)
+    mixed, median = mmd2_unbiased_sets(samples, ref, [[med * f for f in MIX], [med]])
+    expected = {"mmd": mixed, "mmd_median": median, "mmd_floor": mmd2_unbiased(other, ref, [med * f for f in MIX])}
+    cache = ArtifactCache(tmp_path)
+    for c in (None, cache, cache):  # inline, cache miss (build), cache hit (load)
+        ctx = EvalContext(data=data, samples=samples, labels=None, seed=0, device=torch.device("cpu"), cache=c)
+        got = {**regs.metrics.get("mmd")(ctx), **regs.metrics.get("mmd_floor")(ctx)}
+        assert got == expected
+    assert [s.split("/")[0] for s in cache.builds] == ["mmd-reference"] and len(cache.hits) == 3
