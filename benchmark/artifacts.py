@@ -44,6 +44,10 @@ class ArtifactCache:
         self.execution = dict(execution or {})
         self.hits: list[str] = []
         self.builds: list[str] = []
+        #: per built stage "<stage>/<key>": {"wall_s", "cpu_s"} of its build, exclusive of the builds of
+        #: other stages nested in it (load and save excluded)
+        self.build_times: dict[str, dict[str, float]] = {}
+        self._nested: list[list[float]] = []  # [wall, cpu] of the nested builds, per open build
 
     def full_key(self, key: dict[str, Any]) -> dict[str, Any]:
         """``key`` plus the execution context (omitted when empty, e.g. for metric caches in tests)."""
@@ -82,7 +86,17 @@ class ArtifactCache:
             if payload is not None:
                 self.hits.append(f"{stage}/{folder.name}")
                 return payload
-            payload = build()
+            w0, c0 = time.perf_counter(), time.process_time()
+            self._nested.append([0.0, 0.0])
+            try:
+                payload = build()
+            finally:
+                inner = self._nested.pop()
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            if self._nested:
+                self._nested[-1][0] += wall
+                self._nested[-1][1] += cpu
+            wall, cpu = wall - inner[0], cpu - inner[1]
             buf = io.BytesIO()
             torch.save(payload, buf)
             data = buf.getvalue()
@@ -91,4 +105,5 @@ class ArtifactCache:
             atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": self.full_key(key), "sha256": _sha256(data)}))
             shutil.rmtree(self.checkpoint_dir(stage, key), ignore_errors=True)
             self.builds.append(f"{stage}/{folder.name}")
+            self.build_times[f"{stage}/{folder.name}"] = {"wall_s": wall, "cpu_s": cpu}
             return payload

@@ -98,7 +98,45 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     unused = set(overrides.get("*", {})) - used_star_keys
     if unused:
         raise BenchmarkError(f"--set *.{sorted(unused)[0]} matches no hyper-parameter of the planned methods")
-    return list(specs.values())
+    return worker_order(list(specs.values()), lambda name: bool(getattr(regs.methods.get(name), "conditional", False)))
+
+
+#: the hyper-parameters a source denoiser stage depends on (benchmark.stages.denoisers.source_key)
+SOURCE_HPARAMS = ("width", "depth", "lr", "batch", "source_epochs", "ema")
+
+
+def source_group(spec: RunSpec, conditional: bool) -> tuple:
+    """The runs that may share one source-model stage: same task, task parameters other than
+    n_target, suite seed, denoiser hyper-parameters and conditioning (trials may or may not share
+    it: the gmm tasks draw a source pool per trial, ecg-synth one for all)."""
+    task_params = tuple(sorted((k, repr(v)) for k, v in spec.task_params.items() if k != "n_target"))
+    hp = tuple((k, repr(spec.hparams.get(k))) for k in SOURCE_HPARAMS)
+    return spec.task, task_params, spec.suite_seed, hp, conditional
+
+
+def worker_order(specs: list[RunSpec], conditional=lambda method: False) -> list[RunSpec]:
+    """The order launchers hand runs to workers; a pure function of the spec list (a record never
+    depends on it: every run derives its seeds from its spec, and a cached stage from its key).
+
+    The shared source-model stages are the critical path: a run that needs a stage another worker
+    is building waits on its lock.  So (1) the first run of each source group (:func:`source_group`)
+    comes first, so the workers start on different source models from the first minute; (2) then
+    the other runs.  Within both, the runs of signal tasks (task parameters with a ``length``, the
+    ECG tasks) come before the vector tasks: their stages are the longest (a quick-suite ecg-synth
+    source model costs ~7x a gmm2d one, see benchmarks/suite_profile.py), and the many short gmm
+    runs at the end keep the workers evenly loaded until the last run.  Otherwise the plan order
+    (cells, n_target, methods, trials) is kept.
+    """
+    def signal_first(spec: RunSpec) -> int:
+        return 0 if "length" in spec.task_params else 1
+
+    seen: set[tuple] = set()
+    first, rest = [], []
+    for spec in specs:
+        group = source_group(spec, conditional(spec.method))
+        (rest if group in seen else first).append(spec)
+        seen.add(group)
+    return sorted(first, key=signal_first) + sorted(rest, key=signal_first)
 
 
 def resolved_config(specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
@@ -114,6 +152,7 @@ def resolved_config(specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
         group = groups.setdefault(key, {**entry, "n_targets": set(), "trials": set()})
         group["n_targets"].add(spec.n_target)
         group["trials"].add(spec.trial)
+
     def order(key: str) -> tuple[str, ...]:
         g = groups[key]
         return g["task"], canonical_json(g["task_params"]), g["method"], key

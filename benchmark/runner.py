@@ -118,6 +118,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
 
     seed_everything(seeds["init"])
     timings: dict[str, float] = {}
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     task = task_cls(task_params, spec.suite_seed, spec.trial)
     data = task.build()
@@ -128,19 +129,21 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log,
                      run_dir=folder, checkpoint_every=opts.checkpoint_every, checkpoint_keep=opts.checkpoint_keep)
     method = method_cls(hparams)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     method.fit(ctx)
     timings["fit_s"] = time.perf_counter() - t0
+    fit_cpu_s = time.process_time() - c0
 
     n = task.n_eval()
     gen = torch_generator(seeds["sample"])
     labels = None
     if method_cls.conditional:
         labels = torch.multinomial(data.target_label_frequencies().float(), n, replacement=True, generator=gen)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
         samples = method.sample(n, labels, gen).detach().cpu()
     timings["sample_s"] = time.perf_counter() - t0
+    sample_cpu_s = time.process_time() - c0
     if not torch.isfinite(samples).all():
         raise RuntimeError(f"{spec.method} produced non-finite samples")
 
@@ -149,13 +152,17 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
                        suite_seed=spec.suite_seed)
     metrics: dict[str, float] = {}
     info: dict[str, str] = {}
+    metric_s: dict[str, dict[str, float]] = {}
     for name in task_cls.metrics:
         fn = regs.metrics.get(name)
+        m0, c0 = time.perf_counter(), time.process_time()
         values = fn(ectx)
+        metric_s[name] = {"wall_s": time.perf_counter() - m0, "cpu_s": time.process_time() - c0}
         metrics.update({k: float(v) for k, v in values.items()})
         info[name] = metric_doc(fn)
     metrics.update({k: float(v) for k, v in ctx.diagnostics.items()})
     timings["eval_s"] = time.perf_counter() - t0
+    timings["cpu_s"] = time.process_time() - cpu0
     artifacts: dict[str, str] = {}  # file -> SHA-256, checked whenever the record is loaded
     if opts.save_samples:
         arrays = {"samples": samples.numpy()}
@@ -182,6 +189,10 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
             "test_x": _fingerprint(data.test_x),
         },
         "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
+        # wall/CPU seconds of each metric (cached evaluation stages built inside a metric count here too), of
+        # sampling and of each stage this run built; read by benchmarks/suite_profile.py
+        "profile": {"metric_s": metric_s, "stage_s": dict(cache.build_times),
+                    "fit_cpu_s": fit_cpu_s, "sample_cpu_s": sample_cpu_s},
     }
 
 

@@ -68,22 +68,30 @@ def optimise(
         if found is not None:
             start, trace = state.load_state_dict(found[1])
             (log or logging.getLogger(__name__)).info("%s resumed from %s (step %d of %d)", desc, found[0], start, steps)
+    # Per step: no host sync and no Python float per step (the losses go into one preallocated tensor,
+    # read back at checkpoints and at the end), the learning rates precomputed, the EMA as one foreach op.
+    lrs = [lr * 0.5 * (1.0 + math.cos(math.pi * k / max(1, steps))) if cosine else lr for k in range(steps)]
+    losses: Optional[torch.Tensor] = None
+    detached = [p.detach() for p in params]
     for step in tqdm(range(start, steps), desc=desc, disable=not progress, leave=False, mininterval=1.0,
                      initial=start, total=steps):
         if cosine:
             for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / max(1, steps)))
+                group["lr"] = lrs[step]
         loss = loss_fn(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if ema is not None:
             with torch.no_grad():
-                for e, p in zip(ema, params):
-                    e.lerp_(p.detach(), 1.0 - ema_decay)
-        trace.append(float(loss.detach()))
+                torch._foreach_lerp_(ema, detached, 1.0 - ema_decay)
+        if losses is None:
+            losses = torch.empty(steps, dtype=loss.dtype, device=loss.device)
+        losses[step] = loss.detach()
         if state is not None and checkpoint.due(step + 1, steps):
-            ckpt.save(checkpoint, state.state_dict(step + 1, trace))
+            ckpt.save(checkpoint, state.state_dict(step + 1, trace + losses[start:step + 1].tolist()))
+    if losses is not None:
+        trace = trace + losses[start:].tolist()
     if ema is not None:
         with torch.no_grad():
             for e, p in zip(ema, params):

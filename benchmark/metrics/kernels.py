@@ -45,13 +45,22 @@ def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b).pow_(2)
 
 
-def mmd2_unbiased_sets(x: torch.Tensor, y: torch.Tensor, bandwidth_sets: Sequence[Sequence[float]]) -> list[float]:
+def self_kernel_sums(y: torch.Tensor, bandwidth_sets: Sequence[Sequence[float]]) -> list[torch.Tensor]:
+    """The y-y kernel sums of :func:`mmd2_unbiased_sets` (one float64 scalar per set); they depend
+    on the reference y only, so a caller may compute them once and pass them as ``syy``."""
+    y = y.double().flatten(1)
+    return _kernel_sums(_sq_dists(y, y), bandwidth_sets)
+
+
+def mmd2_unbiased_sets(x: torch.Tensor, y: torch.Tensor, bandwidth_sets: Sequence[Sequence[float]],
+                       syy: Sequence[torch.Tensor] | None = None) -> list[float]:
     """Unbiased MMD^2 between x: (n, d) and y: (m, d), one value per bandwidth set, sharing
-    the three distance matrices.  k(x, x) = 1 on the diagonal, so each self-sum drops n."""
+    the three distance matrices.  k(x, x) = 1 on the diagonal, so each self-sum drops n.
+    ``syy``: the reference's :func:`self_kernel_sums` for the same sets, if already computed."""
     x, y = x.double().flatten(1), y.double().flatten(1)
     n, m = len(x), len(y)
     sxx = _kernel_sums(_sq_dists(x, x), bandwidth_sets)
-    syy = _kernel_sums(_sq_dists(y, y), bandwidth_sets)
+    syy = self_kernel_sums(y, bandwidth_sets) if syy is None else list(syy)
     sxy = _kernel_sums(_sq_dists(x, y), bandwidth_sets)
     return [float((a - n) / (n * (n - 1)) + (b - m) / (m * (m - 1)) - 2.0 * c / (n * m))
             for a, b, c in zip(sxx, syy, sxy)]
