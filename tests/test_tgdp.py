@@ -248,8 +248,12 @@ def test_conditional_tgdp_samples_carry_the_requested_labels(ctx100):
 
 def test_classifier_input_noise_tames_the_ratio_at_n10(tmp_path):
     """At n = 10 (trial 0, the quick classifier 2x64, 600 steps) the unregularised classifier's
-    r̂ is degenerate (measured: ESS 3.7 of 10,000 source samples, mean 6.7, ratio error 41);
-    input noise 0.3 gives a usable one (measured: ESS 411, ratio error 2.9)."""
+    r̂ is degenerate: its importance weights over the 10,000 source samples have ESS < 100
+    (measured on the nested trial-0 draw: 30); input noise 0.3 spreads them (measured: ESS
+    3,840).  Its squared log-ratio error is not asserted: it depends on the draw (measured
+    3.7 -> 7.8 on this draw, 41 -> 2.9 on the earlier per-n draw), so input noise is a
+    weight-variance fix, not a guaranteed accuracy gain; the extended suite's ablation rows
+    measure what it does to the samples."""
     ctx = make_ctx(tmp_path, 10, n_source=10_000)
     d, cf = ctx.data, ctx.data.closed_form
     x = torch.cat([d.source_test_x[:2000], d.test_x[:2000]])
@@ -262,7 +266,7 @@ def test_classifier_input_noise_tames_the_ratio_at_n10(tmp_path):
         with torch.no_grad():
             err = float((clf.log_ratio(x).double() - cf.log_ratio(x.double())).pow(2).mean())
             out[noise] = (err, ratio_weight_diagnostics(clf.log_ratio(d.source_x))["ratio_ess"])
-    assert out[0.3][0] < 0.5 * out[0.0][0] and out[0.3][1] > 100 > out[0.0][1], out
+    assert out[0.3][1] > 100 > out[0.0][1] and out[0.3][1] > 10 * out[0.0][1], out
 
 
 class _TrainSpy(_BatchSpy):
