@@ -27,10 +27,15 @@ from benchmark.registry import Registries
 from benchmark.spec import RunSpec
 from benchmark.store import DONE, RunStore, atomic_write_text
 
-#: The metrics of README's table for each task (one block per setting, named by its slug).
-README_TABLES: Mapping[str, tuple[str, ...]] = {
-    "gmm2d": ("mmd",),
-    "ecg-synth": ("downstream_auc", "downstream_accuracy", "feature_mmd"),
+#: README's table for each task (one block per setting, named by its slug): the metrics, and
+#: the methods shown (every variant of each; ``reports/tables/`` has every method).
+README_TABLES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "gmm2d": (("mmd",), ("source-only", "scratch", "finetune", "lora", "finetune-cond", "tgdp", "tgdp-lr",
+                         "tgdp-tclf", "tgdp-cond", "tgdp-cond-lr", "target-oracle", "tgdp-oracle-ratio",
+                         "tgdp-oracle-guidance")),
+    "ecg-synth": (("downstream_auc", "feature_mmd"), ("source-only", "finetune", "tgdp", "tgdp-lr", "tgdp-tclf",
+                                                     "source-only-cond", "finetune-cond", "scratch-cond",
+                                                     "tgdp-cond", "tgdp-cond-lr")),
 }
 BLOCK = re.compile(r"(<!-- results:(?P<slug>[\w.=,-]+):begin -->\n)(?P<body>.*?)(<!-- results:(?P=slug):end -->)", re.S)
 
@@ -106,7 +111,7 @@ def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
 
 def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
     """slug -> the Markdown of README's block for that setting (provenance line + table)."""
-    from benchmark.report.runs import collect_runs, tidy_frame_from
+    from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
     from benchmark.report.tables import table_data, to_markdown
 
     with tempfile.TemporaryDirectory(prefix="tldm-reference-") as tmp:
@@ -118,12 +123,17 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
     for setting in sorted(done.setting.unique()):
         first = done[done.setting == setting].iloc[0]
         slug = first.slug
-        metrics = [m for m in README_TABLES.get(first.task, ()) if m in set(tidy[tidy.setting == setting].metric)]
+        wanted, methods = README_TABLES.get(first.task, ((), ()))
+        metrics = [m for m in wanted if m in set(tidy[tidy.setting == setting].metric)]
         if not metrics:
             continue
         ids = set(done[done.setting == setting].run_id)
         rows = [r for r in ref.records if r["run_id"] in ids]
-        out[slug] = _provenance(ref, rows) + "\n\n" + to_markdown(table_data(runs, tidy, setting, metrics))
+        shown = RunSet(runs.frame[runs.frame.method.isin(methods)], runs.records, runs.plan)
+        table = to_markdown(table_data(shown, tidy[tidy.method.isin(methods)], setting, metrics))
+        note = (f"{len(set(done[done.setting == setting].method) - set(methods))} more methods are in "
+                f"`reports/tables/{slug}/` after a run.")
+        out[slug] = _provenance(ref, rows) + " " + note + "\n\n" + table
     return out
 
 

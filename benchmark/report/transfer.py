@@ -16,7 +16,8 @@ or target-oracle mean is missing, when the two are equal as displayed (3 signifi
 digits, the tables' own tie rule: the denominator is ~0), or when the oracle is not better
 than source-only in the metric's direction (then "towards the oracle" is not "better" and
 T would mislead).  Metrics without a direction (reference values such as ``mmd_floor``) and
-tables with neither reference row get no T at all.
+tables that lack either reference row altogether (a suite that plans no target-oracle, like
+quick's ecg-synth cell) get no T at all.
 """
 
 from __future__ import annotations
@@ -87,11 +88,11 @@ class TransferScores:
 
 def transfer_scores(data: "TableData") -> TransferScores:
     """T for every cell of ``data`` with a value, in the metrics that have a direction, when
-    the table has a source-only or a target-oracle row."""
+    the table has both a source-only and a target-oracle row."""
     out = TransferScores()
     source_row = _variant_of(data.variants, SOURCE_ONLY)
     oracle_row = _variant_of(data.variants, TARGET_ORACLE)
-    if source_row is None and oracle_row is None:
+    if source_row is None or oracle_row is None:
         return out
     for m in data.metrics:
         d = direction(m)
