@@ -14,7 +14,7 @@ import pytest
 
 from benchmark.planner import plan, resolved_config
 from benchmark.registry import load_registries
-from benchmark.suites import QUICK_GMM, Budget
+from benchmark.suites import QUICK_GMM, Budget, highdim_budget
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -58,3 +58,26 @@ def test_list_suites_resolved_prints_every_run_setting(cli_main) -> None:
     assert "] lora  n_target=10/100/1000" in out and "finetune_lr=0.001" in out
     code, _, err = cli_main("list", "methods", "--resolved", "quick")
     assert code == 2 and "--resolved goes with `list suites`" in err
+
+
+def test_extended_sizes_the_highdim_denoiser_per_dimension() -> None:
+    """gmm-highdim uses highdim_budget(d): QUICK_GMM at d = 2, a longer-trained denoiser at d = 8,
+    a wider one with a 50-step sampler at d = 32 (benchmarks/highdim_sizing.py); the adaptation
+    blocks stay quick's, and the source model of tgdp-oracle-ratio is the cell's own."""
+    assert highdim_budget(2) == QUICK_GMM
+    assert (highdim_budget(8).denoiser["width"], highdim_budget(8).denoiser["source_epochs"]) == (128, 800)
+    d32 = highdim_budget(32).denoiser
+    assert (d32["width"], d32["source_epochs"], d32["sample_steps"]) == (256, 800, 50)
+    assert highdim_budget(32).finetune == QUICK_GMM.finetune and highdim_budget(32).guidance == QUICK_GMM.guidance
+    regs = load_registries()
+    by_dim: dict[int, set[str]] = {}
+    for e in resolved_config(plan(regs.suites.get("extended")(), regs)):
+        if e["task"] == "gmm-highdim" and e["method"] in ("target-oracle", "source-only", "tgdp-oracle-ratio"):
+            by_dim.setdefault(e["task_params"]["dim"], set()).add(
+                json.dumps({k: e["hparams"][k] for k in ("width", "source_epochs", "sample_steps")}))
+    assert sorted(by_dim) == [2, 8, 32]
+    for d, sizes in by_dim.items():
+        den = highdim_budget(d).denoiser
+        assert sizes == {json.dumps({k: den[k] for k in ("width", "source_epochs", "sample_steps")})}, d
+    with pytest.raises(ValueError, match="dim=1"):
+        highdim_budget(1)
