@@ -1,16 +1,8 @@
 """scratch: the denoiser trained on the n target samples only, from a random init."""
 
-from dataclasses import dataclass
-
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, trained_denoiser
-
-
-@dataclass(frozen=True)
-class ScratchParams(DenoiserParams):
-    steps: int = 2000
-    scratch_lr: float = 1e-3
+from benchmark.stages.denoisers import DenoiserMethod, ScratchParams, trained_denoiser
 
 
 @register_method("scratch", "trained on the n target samples only")

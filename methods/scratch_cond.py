@@ -6,24 +6,14 @@ labels drawn from the target label frequencies (estimated from the n labels), as
 does.  Ours (a baseline the paper does not report).
 """
 
-from dataclasses import dataclass
-
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, trained_denoiser
-
-
-@dataclass(frozen=True)
-class ScratchCondParams(DenoiserParams):
-    """The same budget fields (and defaults) as ``scratch``, so suite settings apply to both."""
-
-    steps: int = 2000
-    scratch_lr: float = 1e-3
+from benchmark.stages.denoisers import DenoiserMethod, ScratchParams, trained_denoiser
 
 
 @register_method("scratch-cond", "label-conditional denoiser trained on the labelled target samples only (ours)")
 class ScratchCond(DenoiserMethod):
-    Params = ScratchCondParams
+    Params = ScratchParams  # the same budget fields as scratch, so suite settings apply to both
     requires = frozenset({"labels"})
     conditional = True
 

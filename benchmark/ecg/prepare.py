@@ -29,7 +29,6 @@ hold a file lock, so concurrent runs build once.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -48,7 +47,7 @@ from benchmark.ecg.leads import SAMPLE_RATE_HZ
 from benchmark.ecg.signals import RECORD_LENGTH, RECORD_SECONDS
 from benchmark.errors import BenchmarkError
 from benchmark.spec import short_hash
-from benchmark.store import atomic_write_text, atomic_write_with
+from benchmark.store import atomic_write_text, atomic_write_with, sha256_file
 
 log = logging.getLogger("benchmark.ecg")
 
@@ -111,14 +110,6 @@ def resolve_cache_dir(data_dir: Path, cache: Optional[str | Path] = None) -> Pat
     value = cache if cache else os.environ.get(ENV_CACHE)
     root = Path(value).expanduser() if value else data_dir / CACHE_DIR
     return root.resolve() / CACHE_NAME
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def input_fingerprint(data_dir: Path, label_map: LabelMap) -> dict[str, Any]:

@@ -55,6 +55,14 @@ class DenoiserParams:
 
 
 @dataclass(frozen=True)
+class ScratchParams(DenoiserParams):
+    """Training from a random init on the n target samples (``scratch``, ``scratch-cond``)."""
+
+    steps: int = 2000
+    scratch_lr: float = 1e-3
+
+
+@dataclass(frozen=True)
 class FinetuneParams(DenoiserParams):
     """Denoiser parameters plus the finetuning budget on the target samples."""
 
