@@ -79,7 +79,7 @@ def _add_scale_out(p: argparse.ArgumentParser) -> None:
     g.add_argument("--slurm-partition", default=None, metavar="NAME", help="slurm: partition")
     g.add_argument("--slurm-time", type=int, default=None, metavar="MIN", help="slurm: time limit per run in minutes (60)")
     g.add_argument("--slurm-gpus", type=int, default=None, metavar="N", help="slurm: GPUs per task (0)")
-    g.add_argument("--slurm-cpus", type=int, default=None, metavar="N", help="slurm: CPUs per task (default: --threads)")
+    g.add_argument("--slurm-cpus", type=int, default=None, metavar="N", help="slurm: CPUs per task (default: the runs' thread count)")
     g.add_argument("--slurm-mem-gb", type=float, default=None, metavar="GB", help="slurm: memory per task")
     g.add_argument("--slurm-array-parallelism", type=int, default=None, metavar="N",
                    help="slurm: at most N array tasks at once (default: --jobs)")
@@ -232,8 +232,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.jobs = usable_cores()
     if args.jobs < 1:
         raise BenchmarkError(f"--jobs {args.jobs} is not allowed; give 1 or more")
-    if args.threads is not None and args.threads < 1:
-        raise BenchmarkError(f"--threads {args.threads} is not allowed; give 1 or more (or leave it out)")
     regs, suite, specs = _plan(args)
     if args.dry_run:
         print(format_plan(suite, specs))
