@@ -67,7 +67,7 @@ def export_reference(results: Path, specs: Sequence[RunSpec], path: Path) -> Ref
             continue
         rec = state.record
         rows.append({"run_id": spec.run_id, "spec": rec["spec"], "metrics": rec["metrics"],
-                     "git_commit": rec.get("provenance", rec.get("environment", {})).get("git_commit"),
+                     "git_commit": rec.get("environment", {}).get("git_commit"),
                      "torch_threads": rec.get("environment", {}).get("torch_threads")})
     if missing:
         raise BenchmarkError(f"{len(missing)} of {len(specs)} planned runs have no done record in {results} "
