@@ -70,7 +70,7 @@ def main() -> None:
             task, method, n, hp = key
             tag = "" if hp == "{}" else " " + ",".join(f"{k}={v}" for k, v in json.loads(hp).items()
                                                         if k in ("guidance_loss", "target_mix", "w"))
-            print(f"| {task} | {method}{tag} | {n} | {statistics.mean(b):.4g} ({sd and statistics.pstdev(b):.2g}) "
+            print(f"| {task} | {method}{tag} | {n} | {statistics.mean(b):.4g} ({statistics.pstdev(b):.2g}) "
                   f"| {statistics.mean(a):.4g} ({statistics.pstdev(a):.2g}) | {'MOVED' if flag else ''} |")
         print(f"{metric}: {moved} cells moved beyond the seed spread; {same} identical cells not listed")
 
