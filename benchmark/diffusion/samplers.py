@@ -11,6 +11,18 @@ DPM-Solver steps (Lu et al. 2022) from s to t with h = lambda_t - lambda_s:
               u  = (alpha_s1/alpha_s) x_s - sigma_s1 (e^{h/2} - 1) eps(x_s, s)
               x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps(u, s1)
 The time grid is uniform in lambda from t = 1 to t = t_min.
+
+Lagged guidance (``lagged_guidance=True``, DPM-Solver-2 only; ours, not the paper's): the
+update of x_t reads eps only at the midpoint (u, s1); eps(x_s, s) only places u.  So grad log h
+is evaluated once per step, at (u, s1), and the first stage of the next step predicts it from
+the last two midpoints (lambda_0, g_0), (lambda_1, g_1) by linear extrapolation in lambda:
+    eps(x_s, s) ~ eps_theta(x_s, s) - gamma sigma_s g~,  g~ = g_1 + (lambda_s - lambda_1)/(lambda_1 - lambda_0) (g_1 - g_0)
+(the exact grad log h on the first step, g_1 itself on the second).  Even g_1 alone (error O(h))
+moves u by sigma_s1 (e^{h/2} - 1) gamma sigma_s O(h) = O(h^2) and x_t by O(h^3), so the solver
+stays second order; the extrapolation (error O(h^2)) shrinks the constant: with the closed-form
+gmm2d scores, the mean distance to an 800-step solution at 25 steps is 6.0e-3 exact, 9.4e-3
+extrapolated, 2.0e-2 with g_1 alone (``tests/test_guided_sampling.py`` checks the order).
+Guidance costs steps + 1 evaluations instead of 2 * steps.
 Euler-Maruyama: x <- x + (beta/2 x + beta s) dt + sqrt(beta dt) z, s = -eps/sigma,
 on a uniform time grid, without noise on the last step.
 Noise is drawn from a CPU ``torch.Generator`` so CPU and GPU runs draw the same noise.
@@ -51,21 +63,49 @@ def lambda_grid(sched: VPSchedule, steps: int) -> list[float]:
     return [float(v) for v in ts]
 
 
+def _lagged_eps(eps_fn: EpsFn, sched: VPSchedule, x: torch.Tensor, t: float, labels, gamma: float,
+                g_prev: torch.Tensor) -> torch.Tensor:
+    """eps_theta(x, t) - gamma sigma_t g_prev: guided eps with a grad log h computed elsewhere."""
+    tt = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
+    return guided_eps(eps_fn(x, tt, labels), g_prev, sched.sigma(tt), gamma)
+
+
+def _extrapolate(midpoints: list[tuple[float, torch.Tensor]], lam: float) -> torch.Tensor:
+    """grad log h at lambda from the last one or two (lambda_i, g_i), linear in lambda."""
+    if len(midpoints) == 1:
+        return midpoints[0][1]
+    (l0, g0), (l1, g1) = midpoints
+    return g1 + ((lam - l1) / (l1 - l0)) * (g1 - g0)
+
+
 @torch.no_grad()
-def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int) -> torch.Tensor:
+def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_guidance: bool = False) -> torch.Tensor:
     ts = lambda_grid(sched, steps)
+    guided = grad_log_h is not None and gamma != 0.0
+    g_prev = None  # lagged guidance: the predicted grad log h at the next step's start
+    midpoints: list[tuple[float, torch.Tensor]] = []  # lagged guidance: the last two (lambda_s1, grad log h(u, s1))
     for s, t in zip(ts[:-1], ts[1:]):
         lam_s, lam_t = _scalar(sched.lam, s), _scalar(sched.lam, t)
         h = lam_t - lam_s
         a_s, a_t, sig_t = _scalar(sched.alpha, s), _scalar(sched.alpha, t), _scalar(sched.sigma, t)
-        eps_s = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma)
+        if g_prev is not None:
+            eps_s = _lagged_eps(eps_fn, sched, x, s, labels, gamma, g_prev)
+        else:
+            eps_s = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma)
         if order == 1:
             x = (a_t / a_s) * x - sig_t * torch.expm1(torch.tensor(h)).item() * eps_s
             continue
         s1 = float(sched.inverse_lam(torch.tensor(lam_s + 0.5 * h, dtype=torch.float64)))
         a_s1, sig_s1 = _scalar(sched.alpha, s1), _scalar(sched.sigma, s1)
         u = (a_s1 / a_s) * x - sig_s1 * torch.expm1(torch.tensor(0.5 * h)).item() * eps_s
-        eps_s1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma)
+        if lagged_guidance and guided:
+            tt1 = torch.full((u.shape[0],), s1, device=u.device, dtype=u.dtype)
+            g1 = grad_log_h(u, tt1, labels)
+            eps_s1 = _lagged_eps(eps_fn, sched, u, s1, labels, gamma, g1)
+            midpoints = [*midpoints[-1:], (lam_s + 0.5 * h, g1)]
+            g_prev = _extrapolate(midpoints, lam_t)
+        else:
+            eps_s1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma)
         x = (a_t / a_s) * x - sig_t * torch.expm1(torch.tensor(h)).item() * eps_s1
     return x
 
@@ -97,6 +137,7 @@ def sample(
     gamma: float = 1.0,
     schedule: VPSchedule | None = None,
     batch_size: int = 10_000,
+    lagged_guidance: bool = False,
 ) -> torch.Tensor:
     """Draw ``n`` samples of ``shape`` -> tensor (n, *shape) on ``device``.
 
@@ -105,9 +146,12 @@ def sample(
         labels: per-sample labels (n,) for conditional models, else None.
         grad_log_h: optional guidance grad_x log h(x_t, t, labels); see guided_eps.
         gamma: guidance scale.
+        lagged_guidance: DPM-Solver-2 only: one grad log h per step (see the module docstring).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if lagged_guidance and sampler != "dpm2":
+        raise ValueError(f"lagged_guidance is defined for the dpm2 sampler only, not {sampler!r}")
     sched = schedule or VPSchedule()
     out = []
     for start in range(0, n, batch_size):
@@ -117,6 +161,7 @@ def sample(
         if sampler == "euler":
             x = _euler(eps_fn, sched, x, steps, lab, grad_log_h, gamma, generator)
         else:
-            x = _dpm(eps_fn, sched, x, steps, lab, grad_log_h, gamma, order=2 if sampler == "dpm2" else 1)
+            x = _dpm(eps_fn, sched, x, steps, lab, grad_log_h, gamma, order=2 if sampler == "dpm2" else 1,
+                     lagged_guidance=lagged_guidance)
         out.append(x)
     return torch.cat(out)

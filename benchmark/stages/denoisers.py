@@ -146,6 +146,7 @@ class DenoiserMethod(Method):
     shape: tuple[int, ...]
     grad_log_h: Optional[GradLogH] = None
     gamma: float = 1.0
+    lagged_guidance: bool = False
 
     def _bind(self, ctx: FitContext, model: nn.Module) -> None:
         self.model, self.device, self.shape = model.to(ctx.device).eval(), ctx.device, ctx.data.sample_shape
@@ -156,4 +157,4 @@ class DenoiserMethod(Method):
     def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         p = self.params
         return sample(self.eps, self.shape, n, generator, self.device, p.sampler, p.sample_steps, labels,
-                      self.grad_log_h, self.gamma)
+                      self.grad_log_h, self.gamma, lagged_guidance=self.lagged_guidance)

@@ -80,7 +80,7 @@ class TGDPBase(DenoiserMethod):
         cf = d.closed_form
         self._bind(ctx, source_denoiser(ctx, p, cond))
         self._ctx = ctx
-        self.gamma = p.gamma
+        self.gamma, self.lagged_guidance = p.gamma, p.lagged_guidance
         lab = (lambda y: y) if cond else (lambda y: None)
         clf = None
         if self.guidance_source == "exact":

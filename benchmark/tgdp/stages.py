@@ -67,6 +67,7 @@ class TGDPParams(DenoiserParams, ClassifierFields):
     eta_cycle: float = 0.0
     eta_consistency: float = 0.0
     gamma: float = 1.0
+    lagged_guidance: bool = False  # one grad log h per DPM-Solver-2 step (ours; benchmark.diffusion.samplers)
     tclf_width: Optional[int] = None
     tclf_depth: Optional[int] = None
     tclf_steps: Optional[int] = None
@@ -75,6 +76,8 @@ class TGDPParams(DenoiserParams, ClassifierFields):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.lagged_guidance and self.sampler != "dpm2":
+            raise ValueError(f"lagged_guidance=True needs sampler='dpm2', not {self.sampler!r}")
         for name in ("width", "depth", "steps", "lr", "batch"):  # unset: the time-free classifier's value
             if getattr(self, f"tclf_{name}") is None:
                 object.__setattr__(self, f"tclf_{name}", getattr(self, f"clf_{name}"))
