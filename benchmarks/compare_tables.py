@@ -3,7 +3,7 @@
     python benchmarks/compare_tables.py BEFORE AFTER [--metrics mmd density_error] [--changed-only]
 
 BEFORE and AFTER are each a reference file (``results/reference/<suite>.jsonl``) or a results
-folder.  Cells are (task, method, n_target, tag-free hparams that are not budget sizes); runs are
+folder.  Cells are (task, method, n_target, hparams except those in ``--ignore``); runs are
 grouped over their trials.  A cell "moved" when |mean_after - mean_before| exceeds the larger of the
 two seed standard deviations (over trials); the table lists each cell's means, spreads and that flag.
 """
@@ -17,8 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-#: hparams that size the budget (they may differ between BEFORE and AFTER without splitting a cell)
-BUDGET_KEYS = {"guid_width", "tclf_width"}
+#: hparams that may differ between BEFORE and AFTER without splitting a cell (budget sizes and
+#: sampler variants, the changes this script is for); ``--ignore`` replaces the set
+BUDGET_KEYS = ("guid_width", "tclf_width", "lagged_guidance")
 
 
 def records(source: Path) -> Iterable[dict[str, Any]]:
@@ -33,18 +34,18 @@ def records(source: Path) -> Iterable[dict[str, Any]]:
             yield rec
 
 
-def cell_key(spec: dict[str, Any]) -> tuple:
-    hp = {k: v for k, v in spec.get("hparams", {}).items() if k not in BUDGET_KEYS}
+def cell_key(spec: dict[str, Any], ignore: Iterable[str] = BUDGET_KEYS) -> tuple:
+    hp = {k: v for k, v in spec.get("hparams", {}).items() if k not in set(ignore)}
     tp = spec.get("task_params", {})
     return (spec["task"], spec["method"], tp.get("n_target"), json.dumps(hp, sort_keys=True))
 
 
-def grouped(source: Path, metric: str) -> dict[tuple, list[float]]:
+def grouped(source: Path, metric: str, ignore: Iterable[str] = BUDGET_KEYS) -> dict[tuple, list[float]]:
     out: dict[tuple, list[float]] = defaultdict(list)
     for rec in records(source):
         value = (rec.get("metrics") or {}).get(metric)
         if isinstance(value, (int, float)):
-            out[cell_key(rec["spec"])].append(float(value))
+            out[cell_key(rec["spec"], ignore)].append(float(value))
     return out
 
 
@@ -54,9 +55,11 @@ def main() -> None:
     ap.add_argument("after", type=Path)
     ap.add_argument("--metrics", nargs="+", default=["mmd", "density_error"])
     ap.add_argument("--changed-only", action="store_true", help="list only cells whose values differ")
+    ap.add_argument("--ignore", nargs="*", default=list(BUDGET_KEYS),
+                    help=f"hparams left out of the cell key (default: {' '.join(BUDGET_KEYS)})")
     args = ap.parse_args()
     for metric in args.metrics:
-        before, after = grouped(args.before, metric), grouped(args.after, metric)
+        before, after = grouped(args.before, metric, args.ignore), grouped(args.after, metric, args.ignore)
         print(f"\n{metric}: | task | method | n | before mean (sd) | after mean (sd) | moved |")
         moved = same = 0
         for key in sorted(set(before) & set(after), key=str):

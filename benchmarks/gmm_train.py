@@ -11,7 +11,8 @@ suite's), in process CPU seconds:
   ``--full-steps`` timed steps);
 - finetune / LoRA adaptation steps/s;
 - 25-step DPM-Solver-2 sampling of 10,000 points, unguided and with TGDP guidance
-  (one extra backward pass through h_psi per model call), and their ratio;
+  (one extra backward pass through h_psi per model call, or per step with the quick suite's
+  ``lagged_guidance``), and their ratios;
 - with ``--suite-wall``: the wall time of the gmm2d part of the quick suite with
   ``--jobs 2`` in a fresh results folder.
 """
@@ -85,18 +86,21 @@ def train_rate(width: int, depth: int, batch: int, steps: int, repeats: int, par
     return steps / median_time(go, repeats)
 
 
-def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int, repeats: int) -> tuple[float, float, float]:
-    """(unguided s, guided s, median of the per-repeat ratios), unguided and guided alternating."""
+def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int,
+                   repeats: int) -> tuple[float, float, float, float, float]:
+    """(unguided s, guided s, lagged-guided s, median per-repeat ratios guided/unguided and
+    lagged/unguided); the three are timed one after another within each repeat."""
     torch.manual_seed(0)
     model = EpsMLP(2, width, depth).eval()
     h = make_scalar_net("vector", (2,), guid_width, guid_depth, time=True).eval()
     eps = lambda x, t, y: model(x, t)
     grad = grad_log_of(lambda x, t, y: torch.nn.functional.softplus(h(x, t)).squeeze(-1).log())
-    pairs = [(median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0)), 1),
-              median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0), grad_log_h=grad), 1))
-             for _ in range(repeats)]
-    plain, guided = statistics.median(p for p, _ in pairs), statistics.median(g for _, g in pairs)
-    return plain, guided, statistics.median(g / p for p, g in pairs)
+    runs = [tuple(median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0), grad_log_h=g, lagged_guidance=lag), 1)
+                  for g, lag in ((None, False), (grad, False), (grad, True)))
+            for _ in range(repeats)]
+    plain, guided, lagged = (statistics.median(r[i] for r in runs) for i in range(3))
+    return (plain, guided, lagged, statistics.median(g / p for p, g, _ in runs),
+            statistics.median(lg / p for p, _, lg in runs))
 
 
 def main() -> None:
@@ -126,9 +130,9 @@ def main() -> None:
           f"(ratio LoRA/finetune time {ft / lora:.2f})")
     for label, cfg in {f"quick (3x128 MLP, 3x{args.guid_width} h)": (128, 3, args.guid_width, 3),
                        "full (4x512 MLP, 3x256 h)": (512, 4, 256, 3)}.items():
-        plain, guided, ratio = sampling_times(*cfg, args.repeats)
+        plain, guided, lagged, ratio, lag_ratio = sampling_times(*cfg, args.repeats)
         print(f"sampling 10,000 points, 25-step DPM-Solver-2, {label}: unguided {plain:.2f} s, "
-              f"guided {guided:.2f} s, ratio {ratio:.2f} (goal 2.0)")
+              f"guided {guided:.2f} s (ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
     if args.suite_wall:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "benchmark", "run", "--suite", "quick", "--tasks", "gmm2d", "--jobs", "2",
