@@ -32,9 +32,30 @@ def code_version() -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
 
 
+@lru_cache(maxsize=1)
+def cpu_description() -> dict[str, str]:
+    """The CPU model and the SIMD level torch's CPU kernels dispatch to (``AVX2``, ``AVX512``, ...).
+
+    Float results of the same seeded run are bit-identical on one machine but can differ
+    between CPUs whose kernels differ (conv1d and matmul blockings follow the SIMD level), so
+    a record says where it was made.
+    """
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu_model": model or platform.processor() or "unknown",
+            "cpu_capability": str(torch.backends.cpu.get_cpu_capability())}
+
+
 def environment(device: torch.device, threads: int, deterministic: bool) -> dict[str, Any]:
     info: dict[str, Any] = {
         **code_version(),
+        **cpu_description(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from benchmark.planner import plan
 from benchmark.registry import load_registries
@@ -49,8 +50,9 @@ def test_record_carries_provenance(smoke_results: Path) -> None:
     rec = by_method(smoke_results)["finetune"]
     env = rec["environment"]
     for key in ("git_commit", "git_dirty", "python", "torch", "numpy", "platform", "device", "torch_threads",
-                "deterministic"):
+                "deterministic", "cpu_model", "cpu_capability"):
         assert key in env, key
+    assert env["cpu_capability"] == str(torch.backends.cpu.get_cpu_capability())
     assert isinstance(env["git_commit"], str) and len(env["git_commit"]) == 40
     assert isinstance(env["git_dirty"], bool)
     assert env["torch_threads"] == 1 and env["device"] == "cpu" and env["deterministic"] is False

@@ -66,9 +66,10 @@ def export_reference(results: Path, specs: Sequence[RunSpec], path: Path) -> Ref
             missing.append(spec)
             continue
         rec = state.record
+        env = rec.get("environment", {})
+        cpu = f"{env['cpu_model']} ({env.get('cpu_capability', '?')})" if env.get("cpu_model") else None
         rows.append({"run_id": spec.run_id, "spec": rec["spec"], "metrics": rec["metrics"],
-                     "git_commit": rec.get("environment", {}).get("git_commit"),
-                     "torch_threads": rec.get("environment", {}).get("torch_threads")})
+                     "git_commit": env.get("git_commit"), "torch_threads": env.get("torch_threads"), "cpu": cpu})
     if missing:
         raise BenchmarkError(f"{len(missing)} of {len(specs)} planned runs have no done record in {results} "
                              f"(e.g. {missing[0].label()}); run `python -m benchmark run --suite "
@@ -104,9 +105,11 @@ def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
     rows = list(rows)
     commits = sorted({str(r.get("git_commit"))[:7] for r in rows if r.get("git_commit")})
     threads = sorted({r.get("torch_threads") for r in rows if r.get("torch_threads") is not None})
+    cpus = sorted({r["cpu"] for r in rows if r.get("cpu")})
     return (f"From `python -m benchmark run --all` then `python -m benchmark reference` "
             f"(suite {ref.suite}, {len(rows)} runs, {'/'.join(map(str, threads)) or '?'} torch thread(s) per run, "
-            f"code of commit {', '.join(commits) or 'unknown'}; `results/reference/{ref.suite}.jsonl`).")
+            f"code of commit {', '.join(commits) or 'unknown'}, CPU {'; '.join(cpus) or 'not recorded'}; "
+            f"`results/reference/{ref.suite}.jsonl`).")
 
 
 def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
