@@ -188,6 +188,10 @@ def test_lagged_guidance_changes_nothing_unguided_and_needs_dpm2(closed) -> None
     assert torch.equal(plain, sample(source_eps(closed), (2,), 50, gen(8), steps=5, lagged_guidance=True))
     with pytest.raises(ValueError, match="dpm2"):
         sample(source_eps(closed), (2,), 5, gen(0), sampler="dpm1", lagged_guidance=True)
+    from benchmark.tgdp.stages import TGDPParams
+
+    with pytest.raises(ValueError, match="sampler='dpm2'"):
+        TGDPParams(sampler="euler", lagged_guidance=True)
 
 
 def test_guided_eps_formula_and_shapes() -> None:
