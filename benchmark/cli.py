@@ -21,7 +21,7 @@ import os
 import sys
 import typing
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from benchmark.errors import BenchmarkError
 
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--all", action="store_true", help=f"run the default suite ({DEFAULT_SUITE}) and the report")
     p.add_argument("--jobs", type=int, default=None,
-                   help="runs at once (default: the usable CPU cores); never changes a record")
+                   help="runs at once (default: the usable CPU cores divided by the runs' torch threads); "
+                        "never changes a record")
     p.add_argument("--launcher", default=None,
                    help="local | joblib | dask | slurm (default: joblib, local when --jobs is 1)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
@@ -202,6 +203,13 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_jobs(specs: Sequence[Any]) -> int:
+    """Runs at once so that runs x torch threads fills the usable cores without oversubscribing
+    them: ``--threads 2`` on 2 cores runs one at a time (two would share 2 cores between 4 threads)."""
+    threads = max((s.threads for s in specs), default=1)
+    return max(1, usable_cores() // threads)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from benchmark.report.listing import format_listing
     from benchmark.registry import load_registries
@@ -228,11 +236,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.all and (args.suite is None):
         args.suite = DEFAULT_SUITE
-    if args.jobs is None:
-        args.jobs = usable_cores()
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise BenchmarkError(f"--jobs {args.jobs} is not allowed; give 1 or more")
     regs, suite, specs = _plan(args)
+    if args.jobs is None:
+        args.jobs = default_jobs(specs)
     if args.dry_run:
         print(format_plan(suite, specs))
         return 0

@@ -208,3 +208,17 @@ def test_threads_override_is_part_of_the_run_id(reference: Path, cli_main) -> No
     assert code == 0 and "done" not in out.split("total:")[-1]
     code, _, err = cli_main("status", *select, "--threads", "0")
     assert code == 2 and "--threads 0 is not allowed" in err
+
+
+def test_default_jobs_divide_the_cores_by_the_runs_threads(monkeypatch) -> None:
+    """`--threads 2` on 2 cores runs one run at a time instead of 4 threads on 2 cores."""
+    from types import SimpleNamespace
+
+    from benchmark import cli
+
+    monkeypatch.setattr(cli, "usable_cores", lambda: 8)
+    one, two = SimpleNamespace(threads=1), SimpleNamespace(threads=2)
+    assert cli.default_jobs([one, one]) == 8
+    assert cli.default_jobs([one, two]) == 4
+    assert cli.default_jobs([SimpleNamespace(threads=16)]) == 1
+    assert cli.default_jobs([]) == 8
