@@ -87,7 +87,7 @@ QUICK_GMM = Budget(
                 "tclf_width": 128, "tclf_depth": 3, "tclf_steps": 800, "tclf_lr": 2e-3, "tclf_batch": 256},
     guidance={"guid_width": 128, "guid_depth": 3, "guid_steps": 800, "guid_lr": 2e-3, "guid_batch": 256,
               # one grad log h per DPM-Solver-2 step, extrapolated to the step's start (ours, issue 11):
-              # guided sampling 1.44x unguided instead of 2.14x; second order kept (samplers.py)
+              # guided sampling 2.1-2.3x unguided instead of 3.3-3.5x (docs/measured.md); second order kept
               "lagged_guidance": True},
     methods={"lora": {"finetune_lr": 1e-3}},  # LoRA's own rate, not the full-finetune 2e-4
 )

@@ -1,6 +1,6 @@
 """Timing of the Gaussian-mixture workload: source training, adaptation, sampling.
 
-    python benchmarks/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall]
+    python benchmarks/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall] [--sampling-only]
 
 Reports, each as the median of ``--repeats`` runs at a fixed torch thread count (default 1, the
 suite's), in process CPU seconds:
@@ -111,9 +111,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200, help="timed steps at quick settings")
     ap.add_argument("--full-steps", type=int, default=20, help="timed steps at full settings (extrapolated)")
     ap.add_argument("--suite-wall", action="store_true", help="also time the gmm2d part of quick with --jobs 2")
+    ap.add_argument("--sampling-only", action="store_true", help="only the quick-size sampling ratios")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}")
+    if args.sampling_only:
+        plain, guided, lagged, ratio, lag_ratio = sampling_times(128, 3, args.guid_width, 3, args.repeats)
+        print(f"sampling 10,000 points, 25-step DPM-Solver-2, quick: unguided {plain:.2f} s, guided {guided:.2f} s "
+              f"(ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
+        return
     peak = matmul_peak(args.repeats)
     print(f"matmul peak (1024^3 fp32 GEMM): {peak / 1e9:.1f} GFLOP/s")
     for label, (w, dpt, b, steps, total) in {
