@@ -5,9 +5,10 @@ come from the run's record.  The run is executed again by :func:`benchmark.runne
 in a temporary results folder, so every cached stage it uses (source model, classifiers
 ...) is rebuilt rather than reused, and its metrics are compared with the record's:
 
-* bit for bit when the record says the run was deterministic on the CPU (the suite's
-  promise: same spec, same torch, same CPU and thread count => the same bits);
-* otherwise metric by metric within |rerun - recorded| <= atol + rtol * |recorded|
+* bit for bit when the record says the run was deterministic on the CPU and it was made on
+  this CPU model and SIMD level (the suite's promise: same spec, same torch, same CPU and
+  thread count => the same bits);
+* otherwise (GPU, non-deterministic, or another CPU, which a note then names) metric by metric within |rerun - recorded| <= atol + rtol * |recorded|
   (defaults rtol = 0.05, atol = 1e-4; GPU kernels and non-deterministic algorithms
   reorder floating-point sums).
 
@@ -143,14 +144,28 @@ def _options(record: dict[str, Any], results: str, device: Optional[str], progre
     return ExecOptions(**recorded)
 
 
+def same_cpu(record: dict[str, Any]) -> bool:
+    """Whether the record was made on this CPU model and SIMD level (records from before these
+    fields existed count as the same)."""
+    from benchmark.provenance import cpu_description
+
+    env = record.get("environment", {})
+    return all(env.get(k, v) == v for k, v in cpu_description().items())
+
+
 def _environment_notes(record: dict[str, Any], device: str, threads: int) -> list[str]:
     import platform
 
     import torch
 
+    from benchmark.provenance import cpu_description
+
     env = record.get("environment", {})
-    here = {"torch": torch.__version__, "processor": platform.machine(), "torch_threads": threads}
+    here = {"torch": torch.__version__, "processor": platform.machine(), "torch_threads": threads, **cpu_description()}
     notes = [f"the record has {k} {env[k]}, this rerun {v}" for k, v in here.items() if k in env and env[k] != v]
+    if not same_cpu(record):
+        notes.append("the record was made on another CPU, whose float kernels (conv1d, matmul) may round "
+                     "differently, so the tolerance rule applies; verify on that CPU for a bit-for-bit check")
     if env.get("device", "cpu").split(":")[0] != device.split(":")[0]:
         notes.append(f"the record ran on {env.get('device')}, this rerun on {device}")
     return notes
@@ -184,7 +199,7 @@ def verify(results: Path, run_id: str, rtol: float = RTOL, atol: float = ATOL, d
             raise BenchmarkError(f"run {rid} ran on {opts.device} and this machine has no CUDA device; "
                                  "pass --device cpu to compare within the tolerance") from None
         exact = bool(record.get("options", {}).get("deterministic")) and \
-            record.get("environment", {}).get("device", "cpu") == "cpu" and resolved == "cpu"
+            record.get("environment", {}).get("device", "cpu") == "cpu" and resolved == "cpu" and same_cpu(record)
         notes = _environment_notes(record, resolved, spec.threads)
         status = execute(spec, opts)
         rerun = RunStore(Path(tmp)).state(rid)

@@ -67,6 +67,19 @@ def test_verify_user_errors(done_run: Path, tmp_path: Path, cli_main) -> None:
     assert code == 2 and "--rtol and --atol" in one_error_line(err)
 
 
+def test_another_cpu_turns_the_bit_rule_into_the_tolerance_rule() -> None:
+    from benchmark.provenance import cpu_description
+    from benchmark.verify import _environment_notes, same_cpu
+
+    here = cpu_description()
+    assert same_cpu({"environment": dict(here)}) and same_cpu({"environment": {}})  # old records: no fields
+    other = {"environment": {**here, "cpu_capability": "NOT-" + here["cpu_capability"]}}
+    assert not same_cpu(other)
+    notes = _environment_notes(other, "cpu", 1)
+    assert any("another CPU" in n and "tolerance rule" in n for n in notes), notes
+    assert not any("another CPU" in n for n in _environment_notes({"environment": dict(here)}, "cpu", 1))
+
+
 def test_compare_rules() -> None:
     rec = {"a": 1.0, "b": 0.0, "c": float("nan"), "gone": 2.0}
     new = {"a": 1.0 + 1e-15, "b": 0.0, "c": float("nan"), "extra": 3.0}
