@@ -8,7 +8,8 @@ in a temporary results folder, so every cached stage it uses (source model, clas
 * bit for bit when the record says the run was deterministic on the CPU and it was made on
   this CPU model and SIMD level (the suite's promise: same spec, same torch, same CPU and
   thread count => the same bits);
-* otherwise (GPU, non-deterministic, or another CPU, which a note then names) metric by metric within |rerun - recorded| <= atol + rtol * |recorded|
+* otherwise (GPU, non-deterministic, or another CPU, which a note then names) metric by
+  metric within |rerun - recorded| <= atol + rtol * |recorded|
   (defaults rtol = 0.05, atol = 1e-4; GPU kernels and non-deterministic algorithms
   reorder floating-point sums).
 

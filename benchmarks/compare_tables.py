@@ -17,16 +17,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from benchmark.report.reference import load_reference
+
 #: hparams that may differ between BEFORE and AFTER without splitting a cell (budget sizes and
 #: sampler variants, the changes this script is for); ``--ignore`` replaces the set
 BUDGET_KEYS = ("guid_width", "tclf_width", "lagged_guidance")
 
 
 def records(source: Path) -> Iterable[dict[str, Any]]:
+    """The done records of a results folder, or the rows of a reference file."""
     if source.is_file():
-        for line in source.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
+        yield from load_reference(source).records
         return
     for path in sorted(source.glob("runs/*/record.json")):
         rec = json.loads(path.read_text())

@@ -103,6 +103,13 @@ def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int,
             statistics.median(lg / p for p, _, lg in runs))
 
 
+def report_sampling(configs: dict[str, tuple[int, int, int, int]], repeats: int) -> None:
+    for label, cfg in configs.items():
+        plain, guided, lagged, ratio, lag_ratio = sampling_times(*cfg, repeats)
+        print(f"sampling 10,000 points, 25-step DPM-Solver-2, {label}: unguided {plain:.2f} s, "
+              f"guided {guided:.2f} s (ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -115,10 +122,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}")
+    sampling = {f"quick (3x128 MLP, 3x{args.guid_width} h)": (128, 3, args.guid_width, 3),
+                "full (4x512 MLP, 3x256 h)": (512, 4, 256, 3)}
     if args.sampling_only:
-        plain, guided, lagged, ratio, lag_ratio = sampling_times(128, 3, args.guid_width, 3, args.repeats)
-        print(f"sampling 10,000 points, 25-step DPM-Solver-2, quick: unguided {plain:.2f} s, guided {guided:.2f} s "
-              f"(ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
+        report_sampling({k: v for k, v in sampling.items() if k.startswith("quick")}, args.repeats)
         return
     peak = matmul_peak(args.repeats)
     print(f"matmul peak (1024^3 fp32 GEMM): {peak / 1e9:.1f} GFLOP/s")
@@ -134,11 +141,7 @@ def main() -> None:
     lora = train_rate(128, 3, 100, args.steps, args.repeats, params=lambda m: apply_lora(m, 4, 4.0))
     print(f"adaptation (3x128, batch 100): finetune {ft:.1f} steps/s, LoRA r=4 {lora:.1f} steps/s "
           f"(ratio LoRA/finetune time {ft / lora:.2f})")
-    for label, cfg in {f"quick (3x128 MLP, 3x{args.guid_width} h)": (128, 3, args.guid_width, 3),
-                       "full (4x512 MLP, 3x256 h)": (512, 4, 256, 3)}.items():
-        plain, guided, lagged, ratio, lag_ratio = sampling_times(*cfg, args.repeats)
-        print(f"sampling 10,000 points, 25-step DPM-Solver-2, {label}: unguided {plain:.2f} s, "
-              f"guided {guided:.2f} s (ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
+    report_sampling(sampling, args.repeats)
     if args.suite_wall:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "benchmark", "run", "--suite", "quick", "--tasks", "gmm2d", "--jobs", "2",

@@ -42,12 +42,16 @@ SAMPLERS = ("dpm2", "dpm1", "euler")
 
 
 def _eps(eps_fn: EpsFn, sched: VPSchedule, x: torch.Tensor, t: float, labels, grad_log_h: GradLogH | None,
-         gamma: float) -> torch.Tensor:
+         gamma: float, grad: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """(guided eps at (x, t), the grad log h it used): ``grad`` when given (lagged guidance), else
+    grad_log_h(x, t); (eps_theta, None) when unguided."""
     tt = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
     eps = eps_fn(x, tt, labels)
-    if grad_log_h is not None and gamma != 0.0:
-        eps = guided_eps(eps, grad_log_h(x, tt, labels), sched.sigma(tt), gamma)
-    return eps
+    if grad_log_h is None or gamma == 0.0:
+        return eps, None
+    if grad is None:
+        grad = grad_log_h(x, tt, labels)
+    return guided_eps(eps, grad, sched.sigma(tt), gamma), grad
 
 
 def _scalar(f, t: float) -> float:
@@ -63,13 +67,6 @@ def lambda_grid(sched: VPSchedule, steps: int) -> list[float]:
     return [float(v) for v in ts]
 
 
-def _lagged_eps(eps_fn: EpsFn, sched: VPSchedule, x: torch.Tensor, t: float, labels, gamma: float,
-                g_prev: torch.Tensor) -> torch.Tensor:
-    """eps_theta(x, t) - gamma sigma_t g_prev: guided eps with a grad log h computed elsewhere."""
-    tt = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
-    return guided_eps(eps_fn(x, tt, labels), g_prev, sched.sigma(tt), gamma)
-
-
 def _extrapolate(midpoints: list[tuple[float, torch.Tensor]], lam: float) -> torch.Tensor:
     """grad log h at lambda from the last one or two (lambda_i, g_i), linear in lambda."""
     if len(midpoints) == 1:
@@ -81,31 +78,23 @@ def _extrapolate(midpoints: list[tuple[float, torch.Tensor]], lam: float) -> tor
 @torch.no_grad()
 def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_guidance: bool = False) -> torch.Tensor:
     ts = lambda_grid(sched, steps)
-    guided = grad_log_h is not None and gamma != 0.0
     g_prev = None  # lagged guidance: the predicted grad log h at the next step's start
     midpoints: list[tuple[float, torch.Tensor]] = []  # lagged guidance: the last two (lambda_s1, grad log h(u, s1))
     for s, t in zip(ts[:-1], ts[1:]):
         lam_s, lam_t = _scalar(sched.lam, s), _scalar(sched.lam, t)
         h = lam_t - lam_s
         a_s, a_t, sig_t = _scalar(sched.alpha, s), _scalar(sched.alpha, t), _scalar(sched.sigma, t)
-        if g_prev is not None:
-            eps_s = _lagged_eps(eps_fn, sched, x, s, labels, gamma, g_prev)
-        else:
-            eps_s = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma)
+        eps_s, _ = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma, grad=g_prev)
         if order == 1:
             x = (a_t / a_s) * x - sig_t * torch.expm1(torch.tensor(h)).item() * eps_s
             continue
         s1 = float(sched.inverse_lam(torch.tensor(lam_s + 0.5 * h, dtype=torch.float64)))
         a_s1, sig_s1 = _scalar(sched.alpha, s1), _scalar(sched.sigma, s1)
         u = (a_s1 / a_s) * x - sig_s1 * torch.expm1(torch.tensor(0.5 * h)).item() * eps_s
-        if lagged_guidance and guided:
-            tt1 = torch.full((u.shape[0],), s1, device=u.device, dtype=u.dtype)
-            g1 = grad_log_h(u, tt1, labels)
-            eps_s1 = _lagged_eps(eps_fn, sched, u, s1, labels, gamma, g1)
+        eps_s1, g1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma)
+        if lagged_guidance and g1 is not None:
             midpoints = [*midpoints[-1:], (lam_s + 0.5 * h, g1)]
             g_prev = _extrapolate(midpoints, lam_t)
-        else:
-            eps_s1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma)
         x = (a_t / a_s) * x - sig_t * torch.expm1(torch.tensor(h)).item() * eps_s1
     return x
 
@@ -116,7 +105,7 @@ def _euler(eps_fn, sched, x, steps, labels, grad_log_h, gamma, generator) -> tor
     for i, (s, t) in enumerate(zip(ts[:-1], ts[1:])):
         dt = s - t
         beta = _scalar(sched.beta, s)
-        score = -_eps(eps_fn, sched, x, s, labels, grad_log_h, gamma) / _scalar(sched.sigma, s)
+        score = -_eps(eps_fn, sched, x, s, labels, grad_log_h, gamma)[0] / _scalar(sched.sigma, s)
         x = x + (0.5 * beta * x + beta * score) * dt
         if i < steps - 1:
             z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
