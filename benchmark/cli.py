@@ -350,9 +350,14 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "prepare": cmd_prepare, "status": 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from benchmark.interrupts import Terminated, sigterm_as_interrupt
+
     args = build_parser().parse_args(argv)
     try:
         _check_plugin_dirs(getattr(args, "plugins", None) or ())
+        if args.command == "run":  # SIGTERM stops the workers too, as Ctrl-C does
+            with sigterm_as_interrupt():
+                return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -360,6 +365,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `python -m benchmark run --dry-run | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("error: interrupted; finished runs are kept, run the same command again to resume", file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, Terminated) else 130

@@ -9,12 +9,18 @@ All runs use ``--deterministic --threads 1``, so equal records means equal bits.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import RUN_FLAGS, by_method, records, run_counts, snapshot, write_plugin
+from conftest import (REPO_ROOT, RUN_FLAGS, by_method, cli_env, one_error_line, records, run_counts, snapshot,
+                      write_plugin)
 
 METHODS = ("source-only", "finetune", "lora", "tgdp")  # a cached source, a cached finetune, run-local, TGDP stages
 
@@ -222,3 +228,56 @@ def test_default_jobs_divide_the_cores_by_the_runs_threads(monkeypatch) -> None:
     assert cli.default_jobs([one, two]) == 4
     assert cli.default_jobs([SimpleNamespace(threads=16)]) == 1
     assert cli.default_jobs([]) == 8
+
+
+def _session_processes(sid: int) -> list[int]:
+    """PIDs of live (not zombie) processes in session ``sid``, read from /proc (Linux)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        state, session = fields[0], int(fields[3])  # fields after "pid (comm)": state ppid pgrp session
+        if session == sid and state != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_to_run_stops_its_joblib_workers(tmp_path: Path) -> None:
+    """``kill PID`` (SIGTERM to the parent only, as a scheduler's time limit sends it) ends ``run``
+    like Ctrl-C: the one "interrupted" line, exit status 143, and no worker left running its run
+    (before, the loky workers went on writing into the results folder with nobody waiting)."""
+    results = tmp_path / "results"
+    # two runs long enough to be interrupted (scratch with a million steps), one per worker
+    args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "scratch", "--n-target", "10",
+            "--seeds", "0", "1", "--set", "scratch.steps=1000000", "--results", str(results), "--quiet",
+            "--no-report", "--jobs", "2"]
+    stderr = tmp_path / "stderr.txt"  # a file, not a pipe: a surviving worker would hold a pipe open
+    with stderr.open("w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=REPO_ROOT, env=cli_env(),
+                                stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(results.glob("runs/*/"))) < 2:  # both workers have started a run
+            assert proc.poll() is None, stderr.read_text()
+            assert time.monotonic() < deadline, "the runs did not start"
+            time.sleep(0.2)
+        assert len(_session_processes(proc.pid)) >= 3  # the parent and its two workers
+        proc.send_signal(signal.SIGTERM)  # to the parent only
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while _session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _session_processes(proc.pid) == [], "a worker outlived the interrupted run"
+        err = stderr.read_text()
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert one_error_line(err).startswith("error: interrupted; finished runs are kept")
+        assert not list(results.glob("runs/*/record.json"))  # nothing was finished, nothing claims so
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
