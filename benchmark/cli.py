@@ -17,6 +17,7 @@ holds their lock (``--wait`` waits for them instead).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import typing
@@ -355,10 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_plugin_dirs(getattr(args, "plugins", None) or ())
-        if args.command == "run":  # SIGTERM stops the workers too, as Ctrl-C does
-            with sigterm_as_interrupt():
-                return COMMANDS[args.command](args)
-        return COMMANDS[args.command](args)
+        # run: SIGTERM stops the workers too, as Ctrl-C does
+        with sigterm_as_interrupt() if args.command == "run" else contextlib.nullcontext():
+            return COMMANDS[args.command](args)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
