@@ -26,18 +26,6 @@ Guidance costs steps + 1 evaluations instead of 2 * steps.
 Euler-Maruyama: x <- x + (beta/2 x + beta s) dt + sqrt(beta dt) z, s = -eps/sigma,
 on a uniform time grid, without noise on the last step.
 Noise is drawn from a CPU ``torch.Generator`` so CPU and GPU runs draw the same noise.
-
-Row chunks (``eval_rows``; issue 11): each network call of a step (eps_theta, grad log h) may be
-evaluated on consecutive chunks of at most ``eval_rows`` rows of x_t and concatenated.  An MLP is
-row-independent (no batch statistics; each output row is the same GEMM row whatever the number
-of rows), so on the CPU a chunked call gives the same bits as one call and runs faster when one
-call's activations overflow the cache: ``python benchmarks/eval_rows.py`` (2-core AMD EPYC, one
-thread, median of interleaved repeats) gives, on the 10,000 points of one quick gmm2d batch,
-eps_theta 31.2 -> 19.8 ms and grad log h 67.0 -> 47.1 ms in chunks of 2,048 rows.  The suite
-chunks only vectors (:func:`cpu_eval_rows`): oneDNN chooses a convolution algorithm by batch
-size, so the ECG U-Net and the convolutional guidance nets can differ in the last bits when
-chunked (``tests/test_eval_rows.py`` shows one such case), and they are called on the whole batch.
-The noise, the time grid and the solver arithmetic are untouched.
 """
 
 from __future__ import annotations
@@ -52,43 +40,17 @@ from benchmark.diffusion.schedule import VPSchedule
 EpsFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 SAMPLERS = ("dpm2", "dpm1", "euler")
 
-#: rows per network call when sampling vectors on the CPU (see the module docstring and
-#: benchmarks/eval_rows.py for the measurements behind it)
-VECTOR_EVAL_ROWS = 2048
-
-
-def cpu_eval_rows(shape: tuple[int, ...], device: torch.device | str) -> Optional[int]:
-    """Rows per network call when sampling samples of ``shape`` on ``device``; None means one call.
-
-    Vectors (d,) on the CPU: 2,048 rows (a 3x128 MLP's activations, 2,048 x 128 float32 = 1 MB,
-    stay in cache).  Signals (C, L) and any other device: None (the whole batch in one call;
-    chunked convolutions are not bit-identical to one call, see the module docstring).
-    """
-    if torch.device(device).type != "cpu" or len(shape) > 1:
-        return None
-    return VECTOR_EVAL_ROWS
-
-
-def _by_rows(fn, rows: Optional[int], x: torch.Tensor, t: torch.Tensor, labels) -> torch.Tensor:
-    """fn(x, t, labels) on consecutive chunks of at most ``rows`` rows, concatenated (one call if None)."""
-    n = x.shape[0]
-    if rows is None or n <= rows:
-        return fn(x, t, labels)
-    return torch.cat([fn(x[i:i + rows], t[i:i + rows], None if labels is None else labels[i:i + rows])
-                      for i in range(0, n, rows)])
-
 
 def _eps(eps_fn: EpsFn, sched: VPSchedule, x: torch.Tensor, t: float, labels, grad_log_h: GradLogH | None,
-         gamma: float, grad: Optional[torch.Tensor] = None,
-         rows: Optional[int] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+         gamma: float, grad: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """(guided eps at (x, t), the grad log h it used): ``grad`` when given (lagged guidance), else
-    grad_log_h(x, t); (eps_theta, None) when unguided.  Networks are called on chunks of ``rows``."""
+    grad_log_h(x, t); (eps_theta, None) when unguided."""
     tt = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
-    eps = _by_rows(eps_fn, rows, x, tt, labels)
+    eps = eps_fn(x, tt, labels)
     if grad_log_h is None or gamma == 0.0:
         return eps, None
     if grad is None:
-        grad = _by_rows(grad_log_h, rows, x, tt, labels)
+        grad = grad_log_h(x, tt, labels)
     return guided_eps(eps, grad, sched.sigma(tt), gamma), grad
 
 
@@ -114,8 +76,7 @@ def _extrapolate(midpoints: list[tuple[float, torch.Tensor]], lam: float) -> tor
 
 
 @torch.no_grad()
-def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_guidance: bool = False,
-         rows: Optional[int] = None) -> torch.Tensor:
+def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_guidance: bool = False) -> torch.Tensor:
     ts = lambda_grid(sched, steps)
     g_prev = None  # lagged guidance: the predicted grad log h at the next step's start
     midpoints: list[tuple[float, torch.Tensor]] = []  # lagged guidance: the last two (lambda_s1, grad log h(u, s1))
@@ -123,14 +84,14 @@ def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_
         lam_s, lam_t = _scalar(sched.lam, s), _scalar(sched.lam, t)
         h = lam_t - lam_s
         a_s, a_t, sig_t = _scalar(sched.alpha, s), _scalar(sched.alpha, t), _scalar(sched.sigma, t)
-        eps_s, _ = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma, grad=g_prev, rows=rows)
+        eps_s, _ = _eps(eps_fn, sched, x, s, labels, grad_log_h, gamma, grad=g_prev)
         if order == 1:
             x = (a_t / a_s) * x - sig_t * torch.expm1(torch.tensor(h)).item() * eps_s
             continue
         s1 = float(sched.inverse_lam(torch.tensor(lam_s + 0.5 * h, dtype=torch.float64)))
         a_s1, sig_s1 = _scalar(sched.alpha, s1), _scalar(sched.sigma, s1)
         u = (a_s1 / a_s) * x - sig_s1 * torch.expm1(torch.tensor(0.5 * h)).item() * eps_s
-        eps_s1, g1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma, rows=rows)
+        eps_s1, g1 = _eps(eps_fn, sched, u, s1, labels, grad_log_h, gamma)
         if lagged_guidance and g1 is not None:
             midpoints = [*midpoints[-1:], (lam_s + 0.5 * h, g1)]
             g_prev = _extrapolate(midpoints, lam_t)
@@ -139,12 +100,12 @@ def _dpm(eps_fn, sched, x, steps, labels, grad_log_h, gamma, order: int, lagged_
 
 
 @torch.no_grad()
-def _euler(eps_fn, sched, x, steps, labels, grad_log_h, gamma, generator, rows: Optional[int] = None) -> torch.Tensor:
+def _euler(eps_fn, sched, x, steps, labels, grad_log_h, gamma, generator) -> torch.Tensor:
     ts = torch.linspace(1.0, sched.t_min, steps + 1, dtype=torch.float64).tolist()
     for i, (s, t) in enumerate(zip(ts[:-1], ts[1:])):
         dt = s - t
         beta = _scalar(sched.beta, s)
-        score = -_eps(eps_fn, sched, x, s, labels, grad_log_h, gamma, rows=rows)[0] / _scalar(sched.sigma, s)
+        score = -_eps(eps_fn, sched, x, s, labels, grad_log_h, gamma)[0] / _scalar(sched.sigma, s)
         x = x + (0.5 * beta * x + beta * score) * dt
         if i < steps - 1:
             z = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
@@ -166,7 +127,6 @@ def sample(
     schedule: VPSchedule | None = None,
     batch_size: int = 10_000,
     lagged_guidance: bool = False,
-    eval_rows: Optional[int] = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples of ``shape`` -> tensor (n, *shape) on ``device``.
 
@@ -176,11 +136,7 @@ def sample(
         grad_log_h: optional guidance grad_x log h(x_t, t, labels); see guided_eps.
         gamma: guidance scale.
         lagged_guidance: DPM-Solver-2 only: one grad log h per step (see the module docstring).
-        eval_rows: network calls on chunks of at most this many rows (None: one call per batch);
-            the same bits for row-independent networks (see the module docstring).
     """
-    if eval_rows is not None and eval_rows < 1:
-        raise ValueError(f"eval_rows={eval_rows} must be >= 1 (or None for one call per batch)")
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if lagged_guidance and sampler != "dpm2":
@@ -192,9 +148,9 @@ def sample(
         x = torch.randn((b, *shape), generator=generator).to(device)
         lab = None if labels is None else labels[start:start + b].to(device)
         if sampler == "euler":
-            x = _euler(eps_fn, sched, x, steps, lab, grad_log_h, gamma, generator, rows=eval_rows)
+            x = _euler(eps_fn, sched, x, steps, lab, grad_log_h, gamma, generator)
         else:
             x = _dpm(eps_fn, sched, x, steps, lab, grad_log_h, gamma, order=2 if sampler == "dpm2" else 1,
-                     lagged_guidance=lagged_guidance, rows=eval_rows)
+                     lagged_guidance=lagged_guidance)
         out.append(x)
     return torch.cat(out)

@@ -14,7 +14,7 @@ from benchmark.params import bounds
 from benchmark.api import FitContext, Method
 from benchmark.diffusion.guidance import GradLogH
 from benchmark.diffusion.nets import make_denoiser
-from benchmark.diffusion.samplers import cpu_eval_rows, sample
+from benchmark.diffusion.samplers import sample
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.seeding import derive_seed, seed_everything, torch_generator
 from benchmark.spec import short_hash
@@ -157,5 +157,4 @@ class DenoiserMethod(Method):
     def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         p = self.params
         return sample(self.eps, self.shape, n, generator, self.device, p.sampler, p.sample_steps, labels,
-                      self.grad_log_h, self.gamma, lagged_guidance=self.lagged_guidance,
-                      eval_rows=cpu_eval_rows(self.shape, self.device))
+                      self.grad_log_h, self.gamma, lagged_guidance=self.lagged_guidance)
