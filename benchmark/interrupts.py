@@ -5,8 +5,8 @@ Ctrl-C sends SIGINT to the whole process group: the parent and every worker proc
 only; by default it dies at once and leaves its loky workers running their runs, unsupervised,
 still writing into the results folder.  Inside :func:`sigterm_as_interrupt` SIGTERM raises
 :class:`Terminated` (a ``KeyboardInterrupt``) in the main thread instead, so the launchers
-unwind as on Ctrl-C: joblib/loky aborts its pool and stops the workers (a test checks it; the
-dask launcher gets the same exception, untested), the runs of this process release their locks,
+unwind as on Ctrl-C: joblib/loky aborts its pool, the dask launcher closes its local cluster, and
+both stop their workers (a test checks each), the runs of this process release their locks,
 finished records stay, and the command prints its one "interrupted" line and exits with 128 + 15.
 """
 

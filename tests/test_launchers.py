@@ -246,15 +246,17 @@ def _session_processes(sid: int) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-def test_sigterm_to_run_stops_its_joblib_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launcher", ["joblib", "dask"])
+def test_sigterm_to_run_stops_its_workers(tmp_path: Path, launcher: str) -> None:
     """``kill PID`` (SIGTERM to the parent only, as a scheduler's time limit sends it) ends ``run``
     like Ctrl-C: the one "interrupted" line, exit status 143, and no worker left running its run
-    (before, the loky workers went on writing into the results folder with nobody waiting)."""
+    (before, the loky workers went on writing into the results folder with nobody waiting).
+    For dask the workers are the processes of its local cluster (a nanny and a worker each)."""
     results = tmp_path / "results"
     # two runs long enough to be interrupted (scratch with a million steps), one per worker
     args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "scratch", "--n-target", "10",
             "--seeds", "0", "1", "--set", "scratch.steps=1000000", "--results", str(results), "--quiet",
-            "--no-report", "--jobs", "2"]
+            "--no-report", "--jobs", "2", "--launcher", launcher]
     stderr = tmp_path / "stderr.txt"  # a file, not a pipe: a surviving worker would hold a pipe open
     with stderr.open("w") as err_file:
         proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=REPO_ROOT, env=cli_env(),

@@ -15,11 +15,13 @@ checkpoints.  A task that keeps killing its workers ends as ``lost`` (no record;
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 from tqdm.auto import tqdm
+from tqdm.std import tqdm as tqdm_std
 
 from benchmark.errors import BenchmarkError
 from benchmark.runner import ExecOptions, execute
@@ -53,6 +55,20 @@ def connect(scheduler: Optional[str], jobs: int) -> Iterator["Client"]:
         yield client
 
 
+def execute_in_worker(spec: RunSpec, opts: ExecOptions) -> str:
+    """``execute(spec, opts)`` in a dask worker process, with tqdm's write lock a thread lock.
+
+    tqdm's default lock holds a multiprocessing RLock: a named semaphore that a spawned worker
+    registers with the *parent's* resource tracker.  A worker killed on an interrupt (Ctrl-C,
+    SIGTERM) never unregisters it, and the tracker then prints "There appear to be N leaked
+    semaphore objects" after the command's one "interrupted" line.  The lock only serialises
+    bars within one process here (each spawned worker makes its own), so a thread lock loses
+    nothing.
+    """
+    tqdm_std.set_lock(threading.RLock())
+    return execute(spec, opts)
+
+
 def run_dask(specs: Sequence[RunSpec], opts: ExecOptions, jobs: int, scheduler: Optional[str] = None) -> list[str]:
     """Run every spec as one dask task; returns outcomes in the order of ``specs``."""
     from dask.distributed import as_completed
@@ -62,7 +78,7 @@ def run_dask(specs: Sequence[RunSpec], opts: ExecOptions, jobs: int, scheduler: 
         return []
     with connect(scheduler, jobs) as client:
         tag = uuid.uuid4().hex[:8]
-        futures = client.map(execute, list(specs), opts=opts, pure=False,
+        futures = client.map(execute_in_worker, list(specs), opts=opts, pure=False,
                              key=[f"execute-{s.run_id}-{tag}" for s in specs])
         index = {f.key: i for i, f in enumerate(futures)}
         out = ["lost"] * len(specs)
