@@ -6,7 +6,9 @@ FIRST and SECOND are results folders of the same suite (e.g. two ``--device cuda
 --deterministic`` executions): every run must be done in both, with bit-identical metrics.
 With ``--cpu``, the CPU execution's metrics are compared too (informational: GPU and CPU
 kernels round differently, so the trained models and metrics differ), and the fit and
-sample seconds of both devices are summed.  Exit status 0 when FIRST and SECOND agree.
+sample seconds of both devices are summed.  The last line is the verdict: ``GPU check: PASS``
+with ``--cpu`` (the form gpu_check.sh prints), else ``same records: PASS`` (e.g. two CPU
+executions of ``run --all``).  Exit status 0 when FIRST and SECOND agree.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def main() -> int:
         for key in ("fit_s", "sample_s"):
             ga, gc = seconds(a, key), seconds(c, key)
             print(f"  sum of {key:<8}  cuda {ga:7.1f} s   cpu {gc:7.1f} s   cpu/cuda x{gc / ga if ga else math.nan:.2f}")
-    print("GPU check: " + ("PASS" if ok else "FAIL"))
+    verdict = "PASS" if ok else "FAIL"
+    what = "every run done in both, metrics bit-identical"
+    print(f"GPU check: {verdict} ({what})" if args.cpu is not None else f"same records: {verdict} ({what})")
     return 0 if ok else 1
 
 
