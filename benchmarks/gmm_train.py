@@ -1,6 +1,6 @@
 """Timing of the Gaussian-mixture workload: source training, adaptation, sampling.
 
-    python benchmarks/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall] [--sampling-only]
+    python benchmarks/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall] [--sampling-only] [--points 2000]
 
 Reports, each as the median of ``--repeats`` runs at a fixed torch thread count (default 1, the
 suite's), in process CPU seconds:
@@ -10,7 +10,8 @@ suite's), in process CPU seconds:
   batch 4096, 500 epochs of 10,000 samples = 1,500 steps, extrapolated from
   ``--full-steps`` timed steps);
 - finetune / LoRA adaptation steps/s;
-- 25-step DPM-Solver-2 sampling of 10,000 points, unguided and with TGDP guidance
+- 25-step DPM-Solver-2 sampling of ``--points`` points (default 2,000: the quick gmm2d
+  ``n_eval``, one sampler batch of every run; figures before 2026-12-07 used 10,000), unguided and with TGDP guidance
   (one extra backward pass through h_psi per model call, or per step with the quick suite's
   ``lagged_guidance``), and their ratios;
 - with ``--suite-wall``: the wall time of the gmm2d part of the quick suite with
@@ -75,7 +76,7 @@ def train_rate(width: int, depth: int, batch: int, steps: int, repeats: int, par
         torch.manual_seed(0)
         model = EpsMLP(2, width, depth)
         trainable = list(model.parameters()) if params is None else params(model)
-        opt = torch.optim.Adam(trainable, lr=1e-3)
+        opt = torch.optim.Adam(trainable, lr=1e-3, foreach=True)  # the suite's optimiser (training.optimise)
         gen = torch_generator(0)
         for _ in range(steps):
             loss = dsm_loss(model, sched, x[batch_index(len(x), batch, gen)], None, gen)
@@ -87,7 +88,7 @@ def train_rate(width: int, depth: int, batch: int, steps: int, repeats: int, par
 
 
 def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int,
-                   repeats: int) -> tuple[float, float, float, float, float]:
+                   repeats: int, points: int) -> tuple[float, float, float, float, float]:
     """(unguided s, guided s, lagged-guided s, median per-repeat ratios guided/unguided and
     lagged/unguided); the three are timed one after another within each repeat."""
     torch.manual_seed(0)
@@ -95,7 +96,7 @@ def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int,
     h = make_scalar_net("vector", (2,), guid_width, guid_depth, time=True).eval()
     eps = lambda x, t, y: model(x, t)
     grad = grad_log_of(lambda x, t, y: torch.nn.functional.softplus(h(x, t)).squeeze(-1).log())
-    runs = [tuple(median_time(lambda: sample(eps, (2,), 10_000, torch_generator(0), grad_log_h=g, lagged_guidance=lag), 1)
+    runs = [tuple(median_time(lambda: sample(eps, (2,), points, torch_generator(0), grad_log_h=g, lagged_guidance=lag), 1)
                   for g, lag in ((None, False), (grad, False), (grad, True)))
             for _ in range(repeats)]
     plain, guided, lagged = (statistics.median(r[i] for r in runs) for i in range(3))
@@ -103,10 +104,10 @@ def sampling_times(width: int, depth: int, guid_width: int, guid_depth: int,
             statistics.median(lg / p for p, _, lg in runs))
 
 
-def report_sampling(configs: dict[str, tuple[int, int, int, int]], repeats: int) -> None:
+def report_sampling(configs: dict[str, tuple[int, int, int, int]], repeats: int, points: int) -> None:
     for label, cfg in configs.items():
-        plain, guided, lagged, ratio, lag_ratio = sampling_times(*cfg, repeats)
-        print(f"sampling 10,000 points, 25-step DPM-Solver-2, {label}: unguided {plain:.2f} s, "
+        plain, guided, lagged, ratio, lag_ratio = sampling_times(*cfg, repeats, points)
+        print(f"sampling {points:,} points, 25-step DPM-Solver-2, {label}: unguided {plain:.2f} s, "
               f"guided {guided:.2f} s (ratio {ratio:.2f}), lagged guidance {lagged:.2f} s (ratio {lag_ratio:.2f}; goal 2.0)")
 
 
@@ -119,13 +120,15 @@ def main() -> None:
     ap.add_argument("--full-steps", type=int, default=20, help="timed steps at full settings (extrapolated)")
     ap.add_argument("--suite-wall", action="store_true", help="also time the gmm2d part of quick with --jobs 2")
     ap.add_argument("--sampling-only", action="store_true", help="only the quick-size sampling ratios")
+    ap.add_argument("--points", type=int, default=2000,
+                    help="points sampled per timing (quick gmm2d n_eval, one batch of every run: 2,000)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}")
     sampling = {f"quick (3x128 MLP, 3x{args.guid_width} h)": (128, 3, args.guid_width, 3),
                 "full (4x512 MLP, 3x256 h)": (512, 4, 256, 3)}
     if args.sampling_only:
-        report_sampling({k: v for k, v in sampling.items() if k.startswith("quick")}, args.repeats)
+        report_sampling({k: v for k, v in sampling.items() if k.startswith("quick")}, args.repeats, args.points)
         return
     peak = matmul_peak(args.repeats)
     print(f"matmul peak (1024^3 fp32 GEMM): {peak / 1e9:.1f} GFLOP/s")
@@ -141,7 +144,7 @@ def main() -> None:
     lora = train_rate(128, 3, 100, args.steps, args.repeats, params=lambda m: apply_lora(m, 4, 4.0))
     print(f"adaptation (3x128, batch 100): finetune {ft:.1f} steps/s, LoRA r=4 {lora:.1f} steps/s "
           f"(ratio LoRA/finetune time {ft / lora:.2f})")
-    report_sampling(sampling, args.repeats)
+    report_sampling(sampling, args.repeats, args.points)
     if args.suite_wall:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, "-m", "benchmark", "run", "--suite", "quick", "--tasks", "gmm2d", "--jobs", "2",
