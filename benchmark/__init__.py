@@ -2,7 +2,7 @@
 
 Reproduces *Transfer Learning for Diffusion Models* (Ouyang et al., NeurIPS 2024), whose
 method TGDP adds the guidance term grad log h(x_t, t) to a source diffusion model.
-See DESIGN.md (shared) and README.md for the layout and the one sign convention.
+See docs/architecture.md and README.md for the layout and the one sign convention.
 """
 
 SCHEMA_VERSION = 1

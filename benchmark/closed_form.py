@@ -7,7 +7,7 @@ mixture: p_t = sum_c w_c N(alpha_t mu_c, (alpha_t^2 v_c + sigma_t^2) I), so
     eps*(x, t) = -sigma_t grad log p_t(x),
 
 with responsibilities r_c.  For a source p and target q, r = q/p and the exact TGDP
-guidance is h*(x_t, t) = q_t(x_t) / p_t(x_t) (DESIGN.md §1).  Each component carries
+guidance is h*(x_t, t) = q_t(x_t) / p_t(x_t) (docs/architecture.md, "The one convention").  Each component carries
 a label; conditional densities are p(x | y) over the components with label y.
 """
 

@@ -101,7 +101,7 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     return worker_order(list(specs.values()), lambda name: bool(getattr(regs.methods.get(name), "conditional", False)))
 
 
-#: the hyper-parameters a source denoiser stage depends on (benchmark.stages.denoisers.source_key)
+#: the hyper-parameters a source denoiser stage depends on (benchmark.denoiser_methods.source_key)
 SOURCE_HPARAMS = ("width", "depth", "lr", "batch", "source_epochs", "ema")
 
 
@@ -123,7 +123,7 @@ def worker_order(specs: list[RunSpec], conditional=lambda method: False) -> list
     comes first, so the workers start on different source models from the first minute; (2) then
     the other runs.  Within both, the runs of signal tasks (task parameters with a ``length``, the
     ECG tasks) come before the vector tasks: their stages are the longest (a quick-suite ecg-synth
-    source model costs ~7x a gmm2d one, see benchmarks/suite_profile.py), and the many short gmm
+    source model costs ~7x a gmm2d one, see scripts/suite_profile.py), and the many short gmm
     runs at the end keep the workers evenly loaded until the last run.  Otherwise the plan order
     (cells, n_target, methods, trials) is kept.
     """

@@ -190,7 +190,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         },
         "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
         # wall/CPU seconds of each metric (cached evaluation stages built inside a metric count here too), of
-        # sampling and of each stage this run built; read by benchmarks/suite_profile.py
+        # sampling and of each stage this run built; read by scripts/suite_profile.py
         "profile": {"metric_s": metric_s, "stage_s": dict(cache.build_times),
                     "fit_cpu_s": fit_cpu_s, "sample_cpu_s": sample_cpu_s},
     }

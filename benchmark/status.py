@@ -9,7 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from benchmark.spec import RunSpec, Suite
-from benchmark.jobs import job_states
+from benchmark.slurm_jobs import job_states
 from benchmark.store import MISSING, RUNNING, RunStore
 
 

@@ -95,7 +95,7 @@ QUICK_GMM = Budget(
 
 def highdim_budget(dim: int) -> Budget:
     """The gmm-highdim budget at dimension ``dim``: QUICK_GMM with the denoiser sized so that the
-    target-oracle gets near its floor (issue 10, item 8; ``benchmarks/highdim_sizing.py``).
+    target-oracle gets near its floor (issue 10, item 8; ``scripts/highdim_sizing.py``).
 
     Rule (d = 2 is QUICK_GMM itself):
         width         = 128 * max(1, d // 16)        (128 at d <= 8 ... 256 at d = 32)
@@ -144,7 +144,7 @@ GMM_METHODS = GMM_BASELINES + COND_BASELINES + TGDP_METHODS + NEW_ESTIMATORS
 # -- ECG: ecg-synth (offline) and PTB-XL -> ICBEB2018 ------------------------------------------
 
 #: ecg-synth quick: a 1-D U-Net with base 16 and 3 levels (~180k parameters), ~1000 source steps
-#: of batch 64, 10-step DPM-Solver-2 (benchmarks/ecg_quick.py measures it).
+#: of batch 64, 10-step DPM-Solver-2 (scripts/ecg_quick.py measures it).
 QUICK_ECG = Budget(
     denoiser={"width": 16, "depth": 3, "batch": 64, "lr": 2e-3, "source_epochs": 16, "ema": 0.0,
               "sampler": "dpm2", "sample_steps": 10},

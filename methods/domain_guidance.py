@@ -13,7 +13,7 @@ import torch
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, finetuned_denoiser, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned_denoiser, source_denoiser
 
 
 @dataclass(frozen=True)

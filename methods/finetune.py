@@ -2,7 +2,7 @@
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, finetuned_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned_denoiser
 
 
 @register_method("finetune", "all weights of the source model trained on the target samples")

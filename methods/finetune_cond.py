@@ -10,7 +10,7 @@ It adds no guidance.  Ours (a baseline the paper does not report).
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, finetuned_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned_denoiser
 
 
 @register_method("finetune-cond", "label-conditional source model finetuned on the labelled target samples "

@@ -13,7 +13,7 @@ from typing import Literal
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, FinetuneParams, source_denoiser, trained_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, source_denoiser, trained_denoiser
 from benchmark.tgdp.stages import ClassifierFields, domain_classifier, source_log_ratios
 
 

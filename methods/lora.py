@@ -12,7 +12,7 @@ from benchmark.diffusion.lora import apply_lora, merge_lora
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
 
 
 @dataclass(frozen=True)

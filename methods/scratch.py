@@ -2,7 +2,7 @@
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, ScratchParams, trained_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, ScratchParams, trained_denoiser
 
 
 @register_method("scratch", "trained on the n target samples only")

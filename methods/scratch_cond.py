@@ -8,7 +8,7 @@ does.  Ours (a baseline the paper does not report).
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, ScratchParams, trained_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, ScratchParams, trained_denoiser
 
 
 @register_method("scratch-cond", "label-conditional denoiser trained on the labelled target samples only (ours)")

@@ -2,7 +2,7 @@
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
 
 
 @register_method("source-only", "the pretrained source model, unadapted")

@@ -9,7 +9,7 @@ comes from conditioning alone.  Ours (a reference the paper does not report).
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
 
 
 @register_method("source-only-cond", "label-conditional source model, unadapted, target label frequencies "

@@ -5,7 +5,7 @@ import math
 
 from benchmark.api import FitContext
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, trained_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, trained_denoiser
 
 
 @dataclass(frozen=True)

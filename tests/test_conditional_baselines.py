@@ -15,7 +15,7 @@ from benchmark.artifacts import ArtifactCache
 from benchmark.registry import load_plugin_file, load_registries
 from benchmark.seeding import derive_seed, torch_generator
 from benchmark.spec import RunSpec
-from benchmark.stages.denoisers import source_key
+from benchmark.denoiser_methods import source_key
 
 ROOT = Path(__file__).resolve().parent.parent
 GMM = load_plugin_file(ROOT / "datasets" / "gmm.py")

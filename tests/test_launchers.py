@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def test_status_reads_the_job_file_of_runs_without_a_record(tmp_path: Path, monk
     result file holds an exception, and a task whose state is unknown (no sacct here)."""
     from submitit.core.utils import JobPaths, cloudpickle_dump
 
-    from benchmark.jobs import job_states, write_job_file
+    from benchmark.slurm_jobs import job_states, write_job_file
 
     monkeypatch.setattr("shutil.which", lambda name: None)  # no sacct on this machine
     logs = tmp_path / "slurm"

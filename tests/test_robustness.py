@@ -327,7 +327,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.registry import register_method
-from benchmark.stages.denoisers import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
 
 
 @dataclass(frozen=True)

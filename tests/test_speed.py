@@ -42,7 +42,7 @@ def test_source_builders_come_first_signal_tasks_first() -> None:
 
 
 def _suite_profile():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "suite_profile.py"
+    path = Path(__file__).resolve().parent.parent / "scripts" / "suite_profile.py"
     spec = importlib.util.spec_from_file_location("suite_profile", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

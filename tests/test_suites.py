@@ -62,7 +62,7 @@ def test_list_suites_resolved_prints_every_run_setting(cli_main) -> None:
 
 def test_extended_sizes_the_highdim_denoiser_per_dimension() -> None:
     """gmm-highdim uses highdim_budget(d): QUICK_GMM at d = 2, a longer-trained denoiser at d = 8,
-    a wider one with a 50-step sampler at d = 32 (benchmarks/highdim_sizing.py); the adaptation
+    a wider one with a 50-step sampler at d = 32 (scripts/highdim_sizing.py); the adaptation
     blocks stay quick's, and the source model of tgdp-oracle-ratio is the cell's own."""
     assert highdim_budget(2) == QUICK_GMM
     assert (highdim_budget(8).denoiser["width"], highdim_budget(8).denoiser["source_epochs"]) == (128, 800)

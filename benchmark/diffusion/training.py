@@ -56,7 +56,7 @@ def optimise(
     params = [p for p in params if p.requires_grad]
     # foreach=True: the multi-tensor Adam (torch's default on CUDA, not on the CPU); the same
     # arithmetic op for op, so the same bits as the per-parameter loop (issue 11:
-    # benchmarks/optimizer_step.py checks the equality and times it), with fewer dispatches per step
+    # scripts/optimizer_step.py checks the equality and times it), with fewer dispatches per step
     adam = dict(lr=lr, foreach=True)
     opt = torch.optim.AdamW(params, weight_decay=weight_decay, **adam) if weight_decay > 0 else torch.optim.Adam(params, **adam)
     ema = [p.detach().clone() for p in params] if ema_decay > 0 else None

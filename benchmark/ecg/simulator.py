@@ -48,7 +48,7 @@ Classes (ICBEB names, :data:`benchmark.ecg.classes.ECG_CLASSES`):
 Every random quantity is drawn from one ``torch.Generator``, all records at once; the
 waveforms are then evaluated in chunks of records (each Gaussian only within 4.5 widths
 of its centre), so 10,000 records of 256 samples take under two seconds on one core
-(``benchmarks/ecg_quick.py`` measures it).
+(``scripts/ecg_quick.py`` measures it).
 """
 
 from __future__ import annotations

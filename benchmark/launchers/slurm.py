@@ -6,7 +6,7 @@ like every other launcher.  The submitit job id of each run is written to
 ``<results>/runs/<run_id>/slurm.json`` so that ``status`` can report a task that died
 before it wrote a record (time limit, out of memory, node failure) as ``failed in slurm
 job <id>``, and a pending or running one as ``queued`` / ``running`` (``sacct``); see
-:mod:`benchmark.jobs`.
+:mod:`benchmark.slurm_jobs`.
 
 ``--slurm-cluster local`` runs the same submission through submitit's local executor
 (processes on this machine, at most ``--slurm-array-parallelism`` at a time, default
@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional, Sequence
 from tqdm.auto import tqdm
 
 from benchmark.errors import BenchmarkError
-from benchmark.jobs import QUEUED, job_states, last_line, write_job_file
+from benchmark.slurm_jobs import QUEUED, job_states, last_line, write_job_file
 from benchmark.runner import ExecOptions, execute
 from benchmark.spec import RunSpec
 from benchmark.store import DONE, FAILED, RUNNING, RunStore

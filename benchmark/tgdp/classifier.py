@@ -2,7 +2,7 @@
 
 The network outputs a logit l(x) with c(x) = sigmoid(l(x)) = P(source | x).
 
-``balanced`` (the default, DESIGN.md §1):
+``balanced`` (the default, docs/architecture.md, "The one convention"):
     L = -(1/m) sum_src log c - (1/n) sum_tgt log(1 - c)
       = mean_src softplus(-l) + mean_tgt softplus(l),
 whose minimiser is c = p / (p + q), so r̂ = (1 - c)/c = exp(-l) with no prior correction.

@@ -22,7 +22,7 @@ import torch
 from benchmark.api import FitContext
 from benchmark.diffusion.guidance import grad_log_of
 from benchmark.diffusion.schedule import VPSchedule
-from benchmark.stages.denoisers import DenoiserMethod, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, source_denoiser
 from benchmark.tgdp.diagnostics import (balanced_heldout, classifier_diagnostics, gradient_diagnostics,
                                         memorisation_score, ratio_weight_diagnostics)
 from benchmark.tgdp.stages import TGDPParams, classifier_config_key, domain_classifier, guidance_network, source_log_ratios

@@ -25,7 +25,7 @@ from typing import Any, Literal, Optional
 import torch
 
 from benchmark.api import FitContext
-from benchmark.stages.denoisers import DenoiserParams, source_denoiser, source_key, stage_seed
+from benchmark.denoiser_methods import DenoiserParams, source_denoiser, source_key, stage_seed
 from benchmark.seeding import seed_everything, torch_generator
 from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier, build_classifier, train_classifier
 from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceLoss, GuidanceNet, build_guidance, train_guidance

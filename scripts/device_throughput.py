@@ -1,6 +1,6 @@
 """Training throughput of the denoiser on the CPU and on CUDA (steps per second).
 
-    python benchmarks/device_throughput.py [--steps 100] [--threads N]
+    python scripts/device_throughput.py [--steps 100] [--threads N]
 
 For the quick suite's denoiser (3x128 SiLU MLP, batch 512) and the paper's (4x512, batch
 4096) on 2-d data, times ``steps`` Adam steps of denoising score matching after 10 warm-up

@@ -1,6 +1,6 @@
 """Compare the records of two executions of the same runs (used by gpu_check.sh).
 
-    python benchmarks/compare_runs.py FIRST SECOND [--cpu CPU_RESULTS]
+    python scripts/compare_runs.py FIRST SECOND [--cpu CPU_RESULTS]
 
 FIRST and SECOND are results folders of the same suite (e.g. two ``--device cuda
 --deterministic`` executions): every run must be done in both, with bit-identical metrics.

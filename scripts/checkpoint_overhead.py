@@ -1,6 +1,6 @@
 """The cost of training checkpoints (--checkpoint-every), measured directly.
 
-    python benchmarks/checkpoint_overhead.py [--steps 1000] [--every 200] [--width 128 --depth 3 --batch 512]
+    python scripts/checkpoint_overhead.py [--steps 1000] [--every 200] [--width 128 --depth 3 --batch 512]
 
 Trains the quick suite's source denoiser (by default) on 8,000 2-d points for ``steps``
 steps without checkpoints (seconds per step), times one checkpoint save of that training's

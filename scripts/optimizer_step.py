@@ -1,6 +1,6 @@
 """Adam's three CPU implementations on the suite's networks: time per training step and bit-equality.
 
-    python benchmarks/optimizer_step.py [--threads 1] [--repeats 7] [--steps 100] [--sizes quick guidance ecg ecg-clf]
+    python scripts/optimizer_step.py [--threads 1] [--repeats 7] [--steps 100] [--sizes quick guidance ecg ecg-clf]
 
 torch offers Adam(W) as a per-parameter loop (``foreach=False``, torch's CPU default), as
 multi-tensor ops (``foreach=True``, its CUDA default) and as one fused kernel (``fused=True``).
@@ -33,7 +33,7 @@ from typing import Callable
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks run from a checkout
+sys.path.insert(0, str(ROOT))  # scripts run from a checkout
 
 from benchmark.diffusion.nets import make_denoiser, make_scalar_net  # noqa: E402
 from benchmark.ecg.classifier import ResNet1d  # noqa: E402

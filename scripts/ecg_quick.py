@@ -1,9 +1,9 @@
 """Timings of the synthetic ECG task: simulator throughput, U-Net training speed, and the
 ecg-synth part of the quick suite.
 
-    python benchmarks/ecg_quick.py                     # all three (the suite part takes minutes)
-    python benchmarks/ecg_quick.py --skip-suite        # the two micro-benchmarks only
-    taskset -c 0,1 python benchmarks/ecg_quick.py      # emulate a 2-core machine
+    python scripts/ecg_quick.py                     # all three (the suite part takes minutes)
+    python scripts/ecg_quick.py --skip-suite        # the two micro-benchmarks only
+    taskset -c 0,1 python scripts/ecg_quick.py      # emulate a 2-core machine
 
 Each micro-benchmark reports the median of ``--repeats`` runs.  The suite part runs
 ``python -m benchmark run --suite quick --tasks ecg-synth --jobs 2`` in a fresh results

@@ -1,6 +1,6 @@
 """Scale check of the PTB-XL -> ICBEB2018 data path on a synthetic folder of the real size.
 
-    python benchmarks/ecg_real_scale.py --out DIR [--ptbxl 21799] [--icbeb 6877] [--jobs 16]
+    python scripts/ecg_real_scale.py --out DIR [--ptbxl 21799] [--icbeb 6877] [--jobs 16]
 
 Writes ``DIR/ptbxl`` and ``DIR/icbeb2018`` in the real layouts with random smooth signals
 (no real data is needed or downloaded): PTB-XL's 21,799 rows with 100 Hz, 10 s WFDB

@@ -1,6 +1,6 @@
 """Timing of the Gaussian-mixture workload: source training, adaptation, sampling.
 
-    python benchmarks/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall] [--sampling-only] [--points 2000]
+    python scripts/gmm_train.py [--repeats 3] [--full-steps 30] [--suite-wall] [--sampling-only] [--points 2000]
 
 Reports, each as the median of ``--repeats`` runs at a fixed torch thread count (default 1, the
 suite's), in process CPU seconds:
@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks run from a checkout
+sys.path.insert(0, str(ROOT))  # scripts run from a checkout
 
 from benchmark.diffusion.guidance import grad_log_of
 from benchmark.diffusion.lora import apply_lora

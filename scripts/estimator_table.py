@@ -1,6 +1,6 @@
 """The estimator x n_target table of docs/results.md, from a reference file or a results folder.
 
-    python benchmarks/estimator_table.py [results/reference/quick.jsonl | RESULTS_DIR] [--task gmm2d]
+    python scripts/estimator_table.py [results/reference/quick.jsonl | RESULTS_DIR] [--task gmm2d]
 
 For every TGDP-family row (method and guidance_loss) and n_target: MMD² to the target, the cosine
 of grad log h-hat against grad log h* at t = 0.05 and 0.2 (under q_t), and the effective sample size

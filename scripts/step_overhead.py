@@ -1,11 +1,11 @@
 """In-suite training step vs the bare training loop, and both against the matmul peak.
 
-    python benchmarks/step_overhead.py [--threads 1] [--repeats 5] [--steps 200] [--sizes quick adapt paper ecg]
+    python scripts/step_overhead.py [--threads 1] [--repeats 5] [--steps 200] [--sizes quick adapt paper ecg]
 
 For each size, one process alternates (repeat by repeat, so both see the same machine load):
 
 - ``bare``:  the textbook loop ``loss = dsm_loss(...); opt.zero_grad(); loss.backward(); opt.step()``
-  with ``torch.optim.Adam`` defaults (the loop of ``benchmarks/gmm_train.py``);
+  with ``torch.optim.Adam`` defaults (the loop of ``scripts/gmm_train.py``);
 - ``suite``: :func:`benchmark.diffusion.training.fit_denoiser` exactly as a source stage calls it
   (cosine learning rate, loss trace, checkpoints every 200 steps into a temp folder);
 
@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks run from a checkout
+sys.path.insert(0, str(ROOT))  # scripts run from a checkout
 
 from benchmark.diffusion.checkpoint import CheckpointSpec  # noqa: E402
 from benchmark.diffusion.nets import make_denoiser  # noqa: E402

@@ -1,6 +1,6 @@
 """Compare two executions of a suite cell by cell: is each "after" mean within the seed spread?
 
-    python benchmarks/compare_tables.py BEFORE AFTER [--metrics mmd density_error] [--changed-only]
+    python scripts/compare_tables.py BEFORE AFTER [--metrics mmd density_error] [--changed-only]
 
 BEFORE and AFTER are each a reference file (``results/reference/<suite>.jsonl``) or a results
 folder.  Cells are (task, method, n_target, hparams except those in ``--ignore``); runs are

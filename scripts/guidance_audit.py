@@ -1,6 +1,6 @@
 """Closed-form audit of TGDP's guidance estimators on gmm2d (issue 10, item 1).
 
-    OMP_NUM_THREADS=1 python benchmarks/guidance_audit.py [--trials 1] [--steps 800] [--n-target 100]
+    OMP_NUM_THREADS=1 python scripts/guidance_audit.py [--trials 1] [--steps 800] [--n-target 100]
 
 With the exact density ratio r = q/p and the exact source score (no learned classifier,
 no learned denoiser), it prints

@@ -3,11 +3,11 @@
 # be bit-identical), once on the CPU, `verify` of one CUDA run, and the CPU-vs-CUDA training
 # throughput; a compact summary at the end.  About 2-3 minutes on one GPU machine.
 #
-#   bash benchmarks/gpu_check.sh [OUT_DIR]        # results, logs and summary go to OUT_DIR
+#   bash scripts/gpu_check.sh [OUT_DIR]        # results, logs and summary go to OUT_DIR
 #
 # With GPU_CHECK_PAPER_SECONDS=N (N > 0) it then runs the paper-scale gmm2d cell (source-only,
 # scratch, finetune and tgdp at n_target = 100, seed 0) on CUDA within N more seconds and prints
-# `benchmarks/suite_profile.py`'s stage table for it; compare with the same command on the CPU
+# `scripts/suite_profile.py`'s stage table for it; compare with the same command on the CPU
 # (`--device cpu`), see docs/measured.md.
 #
 # Needs `python` (or $PYTHON) with torch built for CUDA and the packages of requirements/run.lock;
@@ -53,7 +53,7 @@ run_suite cuda1 cuda 2 75
 run_suite cuda2 cuda 2 75
 run_suite cpu cpu "$CPU_THREADS" 45
 
-"$PY" benchmarks/compare_runs.py "$OUT/cuda1" "$OUT/cuda2" --cpu "$OUT/cpu" 2>&1 | tee -a "$SUMMARY"
+"$PY" scripts/compare_runs.py "$OUT/cuda1" "$OUT/cuda2" --cpu "$OUT/cpu" 2>&1 | tee -a "$SUMMARY"
 status=${PIPESTATUS[0]}
 
 rid=$("$PY" - "$OUT/cuda1" <<'EOF'
@@ -70,14 +70,14 @@ if [ -n "$rid" ]; then
     say "verify $rid (cuda, tolerance rule): exit $? — $(tail -1 "$OUT/verify.log")"
 fi
 
-timeout "$(limit 45)" "$PY" benchmarks/device_throughput.py --steps 100 --threads "$CORES" 2>&1 | tee -a "$SUMMARY"
+timeout "$(limit 45)" "$PY" scripts/device_throughput.py --steps 100 --threads "$CORES" 2>&1 | tee -a "$SUMMARY"
 PAPER_SECONDS=${GPU_CHECK_PAPER_SECONDS:-0}
 if [ "$PAPER_SECONDS" -gt 0 ]; then
     t0=$SECONDS
     timeout "$PAPER_SECONDS" "$PY" -m benchmark run --suite paper --tasks gmm2d --methods source-only scratch finetune tgdp \
         --n-target 100 --seeds 0 --device cuda --results "$OUT/paper" --quiet --no-report >"$OUT/paper.log" 2>&1
     say "paper-scale gmm2d cell on cuda: exit $? after $((SECONDS - t0)) s: $(grep -m1 ' runs: ' "$OUT/paper.log" || tail -1 "$OUT/paper.log")"
-    "$PY" benchmarks/suite_profile.py "$OUT/paper" --markdown 2>&1 | tee -a "$SUMMARY"
+    "$PY" scripts/suite_profile.py "$OUT/paper" --markdown 2>&1 | tee -a "$SUMMARY"
 fi
 say "done; summary in $SUMMARY"
 exit "$status"

@@ -1,6 +1,6 @@
 """Where the time of a suite went, from its results folder.
 
-    python benchmarks/suite_profile.py RESULTS [--cores N] [--markdown] [--cpu]
+    python scripts/suite_profile.py RESULTS [--cores N] [--markdown] [--cpu]
 
 Reads every done record under ``RESULTS/runs/*/record.json`` and prints, per task and in total,
 the wall seconds spent in each stage kind:

@@ -1,7 +1,7 @@
 """Sizing the gmm-highdim denoisers per dimension (issue 10, item 8): does the target-oracle
 reach its floor?
 
-    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/highdim_sizing.py \\
+    OMP_NUM_THREADS=1 nice -n 19 python scripts/highdim_sizing.py \\
         [--dims 8 32] [--grid 128:200 256:400] [--methods target-oracle source-only] \\
         [--results /tmp/highdim-sizing] [--sample-steps 25]
 
