@@ -17,7 +17,7 @@ def test_pyproject_lists_every_package_and_maps_the_builtin_folders() -> None:
     mapped = {f"benchmark.builtin.{sub}": repo_folder for sub, repo_folder in FOLDERS.items()}
     assert set(tool["packages"]) == on_disk | set(mapped), "update [tool.setuptools] packages in pyproject.toml"
     assert tool["package-dir"] == mapped
-    assert {p.split(".")[0] for p in tool["packages"]} == {"benchmark"}  # not `benchmarks`, `datasets` ...
+    assert {p.split(".")[0] for p in tool["packages"]} == {"benchmark"}  # not `scripts`, `datasets` ...
 
 
 def test_source_checkout_points_the_builtin_packages_at_the_repository_folders() -> None:
