@@ -1,8 +1,12 @@
 """The two plugin interfaces, :class:`Task` and :class:`Method`, and what they exchange.
 
 A task builds a :class:`TaskData` (source pool, target subset, held-out target, optional
-labels and closed forms).  A method is fitted with a :class:`FitContext` and then draws
-samples.  Both declare their parameters as frozen dataclasses (``Params``) with defaults.
+labels and closed forms).  A method is fitted with a :class:`FitContext` whose ``data`` is a
+:class:`TrainView` of it: the source pool and the n target samples, their labels only where
+the method declares ``"labels"``, and oracle information (the target pool, closed forms) only
+for the oracle rows that declare it.  Held-out folds never enter a fit context; diagnostics
+that need them run at evaluation through :meth:`Method.evaluate`.  Both plugin kinds declare
+their parameters as frozen dataclasses (``Params``) with defaults.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from benchmark.diffusion.checkpoint import CheckpointSpec
 
 if TYPE_CHECKING:
     from benchmark.artifacts import ArtifactCache
+    from benchmark.metrics.context import EvalContext
     from benchmark.spec import RunSpec
+
+#: what a method may declare in ``requires``: task capabilities ("labels", "closed_form") and
+#: ORACLE_POOL, the large target pool every task has (only the target-oracle bound trains on it)
+ORACLE_POOL = "oracle_pool"
+#: the TaskData fields that only evaluation sees (never part of a :class:`TrainView`)
+HELD_OUT_FIELDS = ("test_x", "test_y", "source_test_x", "source_test_y")
 
 
 @dataclass(frozen=True)
@@ -71,10 +82,73 @@ class TaskData:
 
     def target_label_frequencies(self) -> torch.Tensor:
         """Target label frequencies estimated from the n target labels (add-one smoothed)."""
-        if self.target_y is None or self.num_classes is None:
-            raise ValueError("this task has no labels")
-        counts = torch.bincount(self.target_y.long(), minlength=self.num_classes).double()
-        return (counts + 1.0) / (counts.sum() + self.num_classes)
+        return label_frequencies(self.target_y, self.num_classes)
+
+    def train_view(self, requires: frozenset[str]) -> "TrainView":
+        """What a method with ``requires`` may see (see :class:`TrainView`)."""
+        labels = "labels" in requires
+        pool = ORACLE_POOL in requires
+        return TrainView(
+            source_x=_owned(self.source_x), target_x=_owned(self.target_x), kind=self.kind,
+            source_key=self.source_key, target_key=self.target_key, num_classes=self.num_classes,
+            source_y=_owned(self.source_y) if labels else None, target_y=_owned(self.target_y) if labels else None,
+            oracle_x=_owned(self.oracle_x) if pool else None,
+            oracle_y=_owned(self.oracle_y) if (pool and labels) else None,
+            closed_form=self.closed_form if "closed_form" in requires else None)
+
+
+def label_frequencies(target_y: Optional[torch.Tensor], num_classes: Optional[int]) -> torch.Tensor:
+    """(count_k + 1) / (n + K) over the n target labels: (K,) float64."""
+    if target_y is None or num_classes is None:
+        raise ValueError("no target labels here: the task has none, or the method does not declare requires={'labels'}")
+    counts = torch.bincount(target_y.long(), minlength=num_classes).double()
+    return (counts + 1.0) / (counts.sum() + num_classes)
+
+
+def _owned(t: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """``t`` itself, or a copy where ``t`` is a view: a view keeps its base tensor (which may
+    hold held-out rows of the same draw) reachable through ``t._base``."""
+    return t if t is None or t._base is None else t.clone()
+
+
+@dataclass(frozen=True)
+class TrainView:
+    """The data a method's ``fit`` and ``sample`` may read; built by :meth:`TaskData.train_view`.
+
+    Shapes: vectors ``(N, d)``, ECG records ``(N, leads, length)``.
+
+    Attributes:
+        source_x: the abundant source pool (m samples); ``source_y`` its labels, only for a
+            method that declares ``"labels"`` (else None).
+        target_x: the n target training samples; ``target_y`` their labels (``"labels"`` only).
+        kind, num_classes, source_key, target_key: as in :class:`TaskData`.
+        oracle_x, oracle_y: the large target pool, only for a method declaring ``"oracle_pool"``
+            (the target-oracle bound).
+        closed_form: exact densities and scores, only for a method declaring ``"closed_form"``
+            (the oracle decompositions of TGDP).
+    Held-out folds (``test_x``, ``source_test_x`` ...) are not here: they travel only in the
+    evaluation context (:meth:`Method.evaluate`).
+    """
+
+    source_x: torch.Tensor
+    target_x: torch.Tensor
+    kind: str
+    source_key: str
+    target_key: str
+    num_classes: Optional[int] = None
+    source_y: Optional[torch.Tensor] = None
+    target_y: Optional[torch.Tensor] = None
+    oracle_x: Optional[torch.Tensor] = None
+    oracle_y: Optional[torch.Tensor] = None
+    closed_form: Any = None
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.source_x.shape[1:])
+
+    def target_label_frequencies(self) -> torch.Tensor:
+        """Target label frequencies from the n target labels (add-one smoothed)."""
+        return label_frequencies(self.target_y, self.num_classes)
 
 
 class Task:
@@ -112,8 +186,7 @@ class FitContext:
 
     Attributes:
         spec: the run spec; ``seed(purpose, *extra)`` derives a seed from its axes.
-        data: the task data (methods must not read ``test_x``/``test_y``).
-        task: the task object (for its parameters).
+        data: the method's :class:`TrainView` (no held-out fold is reachable from here).
         cache: the artifact cache for shared stages.
         device: the torch device of this run.
         progress: whether to show progress bars.
@@ -127,8 +200,7 @@ class FitContext:
     """
 
     spec: "RunSpec"
-    data: TaskData
-    task: Task
+    data: TrainView
     cache: "ArtifactCache"
     device: torch.device
     seed: Callable[..., int]
@@ -158,8 +230,11 @@ class Method:
     """A transfer method: ``fit(ctx)`` then ``sample(n, labels, generator)``.
 
     Subclasses set ``Params`` (a frozen dataclass with defaults), ``requires`` (task
-    capabilities they need) and ``conditional`` (True if samples are drawn per label;
-    the runner then passes labels drawn with the target label frequencies).
+    capabilities they need, and :data:`ORACLE_POOL` for the target-oracle bound; it also
+    decides what their :class:`TrainView` holds) and ``conditional`` (True if samples are
+    drawn per label; the runner then passes labels drawn with the target label frequencies).
+    ``evaluate(ev)`` is the one place a method may look at held-out data: diagnostics of its
+    fitted parts, computed after sampling, recorded beside the metrics.
     """
 
     Params: ClassVar[type] = NoParams
@@ -175,6 +250,17 @@ class Method:
     def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def evaluate(self, ev: "EvalContext") -> dict[str, float]:
+        """Diagnostics on held-out data after sampling (``ev.data`` is the full :class:`TaskData`,
+        ``ev.samples`` the samples just drawn, ``ev.derive(purpose, *extra)`` the run's seeds);
+        arrays for figures go into ``ev.outputs``.  None by default."""
+        return {}
+
+    @classmethod
+    def missing_capabilities(cls, task_cls: type) -> frozenset[str]:
+        """What the method needs that ``task_cls`` lacks (every task has its target pool)."""
+        return frozenset(cls.requires - {ORACLE_POOL}) - task_cls.capabilities
+
     @classmethod
     def supports(cls, task_cls: type) -> bool:
-        return cls.requires <= task_cls.capabilities
+        return not cls.missing_capabilities(task_cls)

@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 if README's tables differ from what the reference file renders to")
     p.add_argument("--plugins", nargs="*", default=[], metavar="DIR")
 
+    p = sub.add_parser("check", help="check tasks and methods against their contracts (plugins: --plugins DIR)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="only these tasks or methods")
+    p.add_argument("--plugins", nargs="*", default=[], metavar="DIR",
+                   help="check the plugins of these folders (default: every built-in task and method)")
+
     p = sub.add_parser("verify", help="rerun a done run in a fresh folder and compare its metrics with the record")
     p.add_argument("run_id", metavar="RUN_ID", help="a run id (or a unique prefix of one)")
     p.add_argument("--results", default=DEFAULT_RESULTS, help="results folder (default: results/)")
@@ -186,7 +191,7 @@ def _check_supported(regs, suite, specs, methods: Sequence[str]) -> None:
             continue
         method_cls = regs.methods.get(name)
         tasks = sorted({c.task for c in suite.cells if name in c.methods or "*" in c.methods})
-        why = [f"{t} (lacks {', '.join(sorted(method_cls.requires - regs.tasks.get(t).capabilities))})"
+        why = [f"{t} (lacks {', '.join(sorted(method_cls.missing_capabilities(regs.tasks.get(t))))})"
                for t in tasks if not method_cls.supports(regs.tasks.get(t))]
         if why:
             raise BenchmarkError(f"method {name} needs {', '.join(sorted(method_cls.requires))}, which these tasks "
@@ -335,6 +340,28 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from benchmark.check import CheckResult, run_checks
+    from benchmark.registry import load_registries
+
+    broken: list[CheckResult] = []
+    regs = load_registries(args.plugins, on_error=lambda path, exc: broken.append(
+        CheckResult("plugin", path.name, str(path), str(exc))))
+    known = {e.name for e in regs.tasks} | {e.name for e in regs.methods}
+    unknown = sorted(set(args.names) - known)
+    if unknown:
+        raise BenchmarkError(f"no task or method named {', '.join(unknown)}; `python -m benchmark list` shows them")
+    results = broken + run_checks(regs, plugins_only=bool(args.plugins), names=args.names)
+    if not results:
+        raise BenchmarkError("no task or method to check in the given plugin folders")
+    for result in results:
+        print(result.line())
+    failed = sum(r.problem is not None for r in results)
+    skipped = sum(r.skipped is not None for r in results)
+    print(f"{len(results) - failed - skipped} ok, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
@@ -347,7 +374,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "prepare": cmd_prepare, "status": cmd_status, "report": cmd_report,
-            "reference": cmd_reference, "verify": cmd_verify}
+            "reference": cmd_reference, "verify": cmd_verify, "check": cmd_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -107,10 +107,10 @@ def source_key(ctx: FitContext, p: DenoiserParams, conditional: bool) -> dict[st
 def source_denoiser(ctx: FitContext, p: DenoiserParams, conditional: bool = False) -> nn.Module:
     """eps_theta trained on the source pool; cached per (task data, trial, params)."""
     key = source_key(ctx, p, conditional)
-    data = ctx.data
-    steps = p.source_epochs * math.ceil(len(data.source_x) / p.batch)
+    x, y = ctx.data.source_x, ctx.data.source_y if conditional else None  # read even on a cache hit
+    steps = p.source_epochs * math.ceil(len(x) / p.batch)
     payload = ctx.cache.get_or_build("source", key, lambda: _train_new(
-        ctx, "source", key, p, data.source_x, data.source_y, steps, p.lr, p.batch, conditional))
+        ctx, "source", key, p, x, y, steps, p.lr, p.batch, conditional))
     return _load(ctx, p, conditional, payload)
 
 
@@ -118,10 +118,9 @@ def finetuned_denoiser(ctx: FitContext, p: DenoiserParams, steps: int, lr: float
     """All weights of the source model trained further on the n target samples (cached)."""
     key = {"source": source_key(ctx, p, conditional), "target": ctx.data.target_key, "steps": steps, "lr": lr}
     init = source_denoiser(ctx, p, conditional)
-    data = ctx.data
+    x, y = ctx.data.target_x, ctx.data.target_y if conditional else None  # read even on a cache hit
     payload = ctx.cache.get_or_build("finetune", key, lambda: _train_new(
-        ctx, "finetune", key, p, data.target_x, data.target_y, steps, lr, min(p.batch, len(data.target_x)),
-        conditional, init=init))
+        ctx, "finetune", key, p, x, y, steps, lr, min(p.batch, len(x)), conditional, init=init))
     return _load(ctx, p, conditional, payload)
 
 

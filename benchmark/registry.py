@@ -187,11 +187,14 @@ def _collect(module: ModuleType, regs: Registries, origin: str) -> None:
             regs.by_kind(kind).add(Entry(kind, name, value, description, origin))
 
 
-def load_registries(plugin_dirs: Iterable[str | Path] = ()) -> Registries:
+def load_registries(plugin_dirs: Iterable[str | Path] = (),
+                    on_error: Callable[[Path, BenchmarkError], None] | None = None) -> Registries:
     """Build the registries from the built-in modules and plugin folders.
 
     Args:
         plugin_dirs: extra folders (``--plugins DIR``) whose ``*.py`` files are loaded.
+        on_error: called with (file, error) for a plugin file that fails to import, which is
+            then skipped (``check`` reports it); by default the error propagates.
     """
     regs = Registries(*(Registry(k) for k in KINDS))
     extra = tuple(str(Path(p).resolve()) for p in plugin_dirs)
@@ -200,7 +203,14 @@ def load_registries(plugin_dirs: Iterable[str | Path] = ()) -> Registries:
         _collect(module, regs, module.__name__)
     for folder in map(Path, extra):
         for path in _plugin_files(folder):
-            _collect(load_plugin_file(path), regs, str(path))
+            try:
+                module = load_plugin_file(path)
+            except BenchmarkError as exc:
+                if on_error is None:
+                    raise
+                on_error(path, exc)
+                continue
+            _collect(module, regs, str(path))
     return regs
 
 

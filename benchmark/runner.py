@@ -126,8 +126,10 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
 
     cache = ArtifactCache(Path(opts.results) / "artifacts",
                           execution={"device": device.type, "threads": spec.threads, "deterministic": opts.deterministic})
-    ctx = FitContext(spec=spec, data=data, task=task, cache=cache, device=device, seed=seed, progress=opts.progress, log=log,
-                     run_dir=folder, checkpoint_every=opts.checkpoint_every, checkpoint_keep=opts.checkpoint_keep)
+    # the method sees its train-only view; the held-out folds stay with the evaluation below
+    ctx = FitContext(spec=spec, data=data.train_view(method_cls.requires), cache=cache, device=device, seed=seed,
+                     progress=opts.progress, log=log, run_dir=folder, checkpoint_every=opts.checkpoint_every,
+                     checkpoint_keep=opts.checkpoint_keep)
     method = method_cls(hparams)
     t0, c0 = time.perf_counter(), time.process_time()
     method.fit(ctx)
@@ -149,7 +151,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
 
     t0 = time.perf_counter()
     ectx = EvalContext(data=data, samples=samples, labels=labels, seed=seeds["eval"], device=device, cache=cache,
-                       suite_seed=spec.suite_seed)
+                       suite_seed=spec.suite_seed, derive=seed)
     metrics: dict[str, float] = {}
     info: dict[str, str] = {}
     metric_s: dict[str, dict[str, float]] = {}
@@ -161,6 +163,9 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         metrics.update({k: float(v) for k, v in values.items()})
         info[name] = metric_doc(fn)
     metrics.update({k: float(v) for k, v in ctx.diagnostics.items()})
+    m0, c0 = time.perf_counter(), time.process_time()
+    metrics.update({k: float(v) for k, v in method.evaluate(ectx).items()})
+    evaluate_s = {"wall_s": time.perf_counter() - m0, "cpu_s": time.process_time() - c0}
     timings["eval_s"] = time.perf_counter() - t0
     timings["cpu_s"] = time.process_time() - cpu0
     artifacts: dict[str, str] = {}  # file -> SHA-256, checked whenever the record is loaded
@@ -169,8 +174,9 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         if labels is not None:
             arrays["labels"] = labels.numpy()
         artifacts["samples.npz"] = save_npz(folder / "samples.npz", arrays)
-        if ctx.outputs:
-            artifacts["outputs.npz"] = save_npz(folder / "outputs.npz", {k: np.asarray(v) for k, v in ctx.outputs.items()})
+        outputs = {**ctx.outputs, **ectx.outputs}
+        if outputs:
+            artifacts["outputs.npz"] = save_npz(folder / "outputs.npz", {k: np.asarray(v) for k, v in outputs.items()})
     return {
         "metrics": metrics,
         "artifacts": artifacts,
@@ -190,8 +196,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         },
         "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
         # wall/CPU seconds of each metric (cached evaluation stages built inside a metric count here too), of
-        # sampling and of each stage this run built; read by scripts/suite_profile.py
-        "profile": {"metric_s": metric_s, "stage_s": dict(cache.build_times),
+        # the method's evaluate hook, of sampling and of each stage this run built; read by scripts/suite_profile.py
+        "profile": {"metric_s": metric_s, "evaluate_s": evaluate_s, "stage_s": dict(cache.build_times),
                     "fit_cpu_s": fit_cpu_s, "sample_cpu_s": sample_cpu_s},
     }
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 import math
 
-from benchmark.api import FitContext
+from benchmark.api import ORACLE_POOL, FitContext
 from benchmark.registry import register_method
 from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, trained_denoiser
 
@@ -16,6 +16,7 @@ class OracleParams(DenoiserParams):
 @register_method("target-oracle", "trained on a large target sample; the upper bound")
 class TargetOracle(DenoiserMethod):
     Params = OracleParams
+    requires = frozenset({ORACLE_POOL})  # its view holds the target pool; no task capability needed
 
     def fit(self, ctx: FitContext) -> None:
         p, d = self.params, ctx.data

@@ -26,9 +26,12 @@ SMALL = {"width": 64, "depth": 3, "batch": 512, "lr": 2e-3, "source_epochs": 60,
 def make_ctx(tmp_path: Path, method: str, n_target: int = 100) -> FitContext:
     task = GMM.GMM2D(GMM.GMMParams(n_target=n_target, n_source=4000, n_pool=4000, n_test=2000), 0, 0)
     spec = RunSpec("test", 0, "gmm2d", {"n_target": n_target}, method, {}, 0)
-    return FitContext(spec=spec, data=task.build(), task=task, cache=ArtifactCache(tmp_path / "artifacts"),
+    data = task.build()
+    ctx = FitContext(spec=spec, data=data.train_view(frozenset({"labels", "closed_form"})), cache=ArtifactCache(tmp_path / "artifacts"),
                       device=torch.device("cpu"), seed=lambda *a: derive_seed(0, *map(str, a)),
                       log=logging.getLogger("test"))
+    ctx.heldout = data  # the test's own evaluation data (held-out folds, closed forms); never given to a method
+    return ctx
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def fit(methods, name: str, ctx: FitContext, **hparams):
 
 def label_accuracy(method, ctx: FitContext, n: int = 1000) -> tuple[float, torch.Tensor, torch.Tensor]:
     """Share of samples drawn for label k whose nearest target component carries label k."""
-    cf = ctx.data.closed_form
+    cf = ctx.heldout.closed_form
     labels = torch.arange(2).repeat(n // 2)
     with torch.no_grad():
         x = method.sample(len(labels), labels, torch_generator(7)).double()
@@ -62,7 +65,7 @@ def test_finetune_cond_samples_the_requested_target_component(methods, tmp_path:
     # the exact q(x | y) puts 98.7% of its mass nearest its own component (P(Z > 0.707 / sqrt(0.1)))
     assert acc > 0.9, acc
     # closed form: E_q[x | y] is the component mean +-(0.5, -0.5); the per-label sample means land near it
-    cf = ctx.data.closed_form
+    cf = ctx.heldout.closed_form
     for k in (0, 1):
         mean = x[labels == k].mean(0)
         target = cf.target.means[cf.target.labels == k][0]

@@ -34,9 +34,12 @@ GMM = importlib.import_module("benchmark.builtin.datasets.gmm")
 def make_ctx(tmp_path: Path, n_target: int, n_source: int = 4000, n_test: int = 2000) -> FitContext:
     task = GMM.GMM2D(GMM.GMMParams(n_target=n_target, n_source=n_source, n_pool=4000, n_test=n_test), 0, 0)
     spec = RunSpec("test", 0, "gmm2d", {"n_target": n_target}, "tgdp", {}, 0)
-    return FitContext(spec=spec, data=task.build(), task=task, cache=ArtifactCache(tmp_path / "artifacts"),
+    data = task.build()
+    ctx = FitContext(spec=spec, data=data.train_view(frozenset({"labels", "closed_form"})), cache=ArtifactCache(tmp_path / "artifacts"),
                       device=torch.device("cpu"), seed=lambda *a: derive_seed(0, *map(str, a)),
                       log=logging.getLogger("test"))
+    ctx.heldout = data  # the test's own evaluation data (held-out folds, closed forms); never given to a method
+    return ctx
 
 
 def mmd_to(x: torch.Tensor, ref: torch.Tensor) -> float:
@@ -61,7 +64,7 @@ def ctx_full(tmp_path_factory) -> FitContext:
 def _guidance_quality(ctx: FitContext, log_h) -> tuple[float, float, float]:
     """(cosine of grad log ĥ vs grad log h* at t = 0.05 under q_t, MMD^2 to q of guided
     samples, MMD^2 of unguided samples) with the exact source score and 25 DPM-Solver-2 steps."""
-    d, cf = ctx.data, ctx.data.closed_form
+    d, cf = ctx.heldout, ctx.heldout.closed_form
     grad = grad_log_of(log_h)
     diag = gradient_diagnostics(grad, lambda x, t, y: cf.grad_log_h_star(x, t), d.test_x[2000:4000], None, 5, "cpu",
                                 times=(0.05,))
@@ -79,7 +82,7 @@ def test_resampled_logistic_guidance_with_exact_ratio_reaches_h_star(ctx_full):
     t = 0.05; measured 0.97) and its guided samples reach q (MMD^2 <= 0.3x the unguided
     samples'; measured 0.013 vs 0.107).  The l2 estimator at this budget stays flat
     (cosine about 0.08, MMD^2 at the unguided level): this test fails if guidance fails."""
-    d, cf = ctx_full.data, ctx_full.data.closed_form
+    d, cf = ctx_full.heldout, ctx_full.heldout.closed_form
     cfg = GuidanceConfig(**QUICK_GUIDANCE, guidance_loss="logistic-resampled")
     torch.manual_seed(0)
     h = build_guidance("vector", (2,), cfg, None)
@@ -117,7 +120,7 @@ def test_noised_target_batches_are_full_size_with_fresh_noise(tmp_path):
     distinct noised target points (one (t, eps) per draw), not n = 10 of them (the bug: a
     batch was capped at n)."""
     ctx = make_ctx(tmp_path, 10, n_source=1000)
-    d = ctx.data
+    d = ctx.heldout
     cfg = ClassifierConfig(width=16, depth=2, steps=3, batch=64)
     clf = build_classifier("vector", (2,), cfg, True, None, len(d.source_x), len(d.target_x))
     spy = _BatchSpy(clf.net)
@@ -161,7 +164,7 @@ def test_gradient_and_weight_diagnostics_against_known_answers(ctx100, caplog):
     """Exact guidance scores cosine 1, norm ratio 1, error 0; zero guidance scores error
     sigma_t^2 E|grad log h*|^2; equal weights give ESS m and mean 1; degenerate weights warn;
     samples equal to the training targets score memorisation 0."""
-    d, cf = ctx100.data, ctx100.data.closed_form
+    d, cf = ctx100.heldout, ctx100.heldout.closed_form
     exact = lambda x, t, y: cf.grad_log_h_star(x.double(), t.double()).float()  # noqa: E731
     star = lambda x, t, y: cf.grad_log_h_star(x, t)  # noqa: E731
     x0 = d.test_x[:500]
@@ -192,7 +195,7 @@ def test_learned_guidance_moves_source_samples_to_target(ctx100):
     With the n = 100 learned classifier in place of the exact r the ratio is not a property
     of the method at this budget: 0.51, 0.55, 0.91, 1.16, 1.56, 1.56 over six nested target
     draws (trials 0-5 of benchmark.design.Design), so it is not asserted."""
-    d, cf = ctx100.data, ctx100.data.closed_form
+    d, cf = ctx100.heldout, ctx100.heldout.closed_form
     log_r = cf.log_ratio(d.source_x.double()).float()
     cfg = GuidanceConfig(width=128, depth=3, steps=1500, lr=2e-3, batch=512, guidance_loss="log")
     torch.manual_seed(0)
@@ -213,13 +216,13 @@ def test_balanced_classifier_is_unbiased_where_pooled_is_off_by_m_over_n(tmp_pat
     (within a factor 5; measured over five nested target draws: balanced 0.42-0.60, corrected
     pooled 4.40-4.42), while the uncorrected pooled loss is off by about n/m (0.008)."""
     ctx = make_ctx(tmp_path, 10)
-    x = ctx.data.source_test_x
+    x = ctx.heldout.source_test_x
     means = {}
     for loss in ("balanced", "pooled", "pooled-uncorrected"):
         clf = domain_classifier(ctx, ClassifierConfig(width=32, depth=2, steps=400, batch=256, loss=loss))
         with torch.no_grad():
             means[loss] = float(clf.log_ratio(x).exp().mean())
-    m_over_n = len(ctx.data.source_x) / len(ctx.data.target_x)
+    m_over_n = len(ctx.heldout.source_x) / len(ctx.heldout.target_x)
     assert 1 / 5 < means["balanced"] < 5, means
     assert 1 / 5 < means["pooled"] < 5, means
     assert means["pooled-uncorrected"] < 10 / m_over_n, means
@@ -230,7 +233,7 @@ def test_balanced_classifier_is_unbiased_where_pooled_is_off_by_m_over_n(tmp_pat
 def test_conditional_tgdp_samples_carry_the_requested_labels(ctx100):
     """Exact conditional source score + learned joint classifier c(x, y) + label-aware h_psi:
     at least 90% of the samples drawn for label k are closest to target component k."""
-    d, cf = ctx100.data, ctx100.data.closed_form
+    d, cf = ctx100.heldout, ctx100.heldout.closed_form
     clf = domain_classifier(ctx100, ClassifierConfig(width=64, depth=2, steps=600, batch=256), conditional=True)
     log_r = source_log_ratios(ctx100, clf, conditional=True)
     cfg = GuidanceConfig(width=128, depth=3, steps=1500, lr=2e-3, batch=512, guidance_loss="log")
@@ -255,7 +258,7 @@ def test_classifier_input_noise_tames_the_ratio_at_n10(tmp_path):
     weight-variance fix, not a guaranteed accuracy gain; the extended suite's ablation rows
     measure what it does to the samples."""
     ctx = make_ctx(tmp_path, 10, n_source=10_000)
-    d, cf = ctx.data, ctx.data.closed_form
+    d, cf = ctx.heldout, ctx.heldout.closed_form
     x = torch.cat([d.source_test_x[:2000], d.test_x[:2000]])
     out = {}
     for noise in (0.0, 0.3):
@@ -280,7 +283,7 @@ def test_early_stopping_trains_on_the_split_only(tmp_path):
     """val_frac = 0.3 at n = 10: the training batches hold 7 of the 10 target samples (the 3
     others are the held-out split the stopping rule scores; none of them leaks into training)."""
     ctx = make_ctx(tmp_path, 10, n_source=1000)
-    d = ctx.data
+    d = ctx.heldout
     cfg = ClassifierConfig(width=16, depth=2, steps=60, batch=64, val_frac=0.3, val_every=10)
     clf = build_classifier("vector", (2,), cfg, False, None, len(d.source_x), 10)
     spy = _TrainSpy(clf.net)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
@@ -17,7 +18,11 @@ if TYPE_CHECKING:
 class EvalContext:
     """Generated ``samples`` (N, *shape) with optional ``labels`` (N,), the task data
     (whose held-out ``test_x`` the metrics compare against), the eval seed and device,
-    and the artifact cache (for cached evaluation stages such as a feature classifier)."""
+    and the artifact cache (for cached evaluation stages such as a feature classifier).
+
+    ``derive(purpose, *extra)`` derives a seed from the run's axes (what ``FitContext.seed``
+    gives at fit time), for :meth:`benchmark.api.Method.evaluate`; ``outputs`` collects the
+    arrays that hook keeps for figures (saved to ``outputs.npz``)."""
 
     data: TaskData
     samples: torch.Tensor
@@ -26,6 +31,8 @@ class EvalContext:
     device: torch.device
     cache: Optional["ArtifactCache"] = None
     suite_seed: int = 0
+    derive: Optional[Callable[..., int]] = None
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def metric_doc(fn: Callable[..., Any]) -> str:

@@ -9,8 +9,10 @@ The oracle combinations show how much error each learned part adds.
 
 Every record gets the diagnostics of :mod:`benchmark.tgdp.diagnostics`: ``ratio_ess`` and
 ``ratio_mean`` of the weights r̂ over the source samples (for tgdp-tclf, r̂ = exp(-logit
-c'(x_0, t_min))), the classifier's accuracy/ECE (and ``ratio_error``), on closed-form tasks
-the gradient diagnostics at t in {0.05, 0.1, 0.2, 0.5}, and after sampling ``memorisation``.
+c'(x_0, t_min))), computed in ``fit`` from the source pool; and, in :meth:`TGDPBase.evaluate`
+(after sampling, the only place that sees held-out data), the classifier's accuracy/ECE (and
+``ratio_error``), on closed-form tasks the gradient diagnostics at t in {0.05, 0.1, 0.2, 0.5}
+and the log-ratio grid of the ratio figure, and ``memorisation``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, ClassVar, Optional
 import torch
 
 from benchmark.api import FitContext
+from benchmark.metrics.context import EvalContext
 from benchmark.diffusion.guidance import grad_log_of
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.denoiser_methods import DenoiserMethod, source_denoiser
@@ -47,7 +50,7 @@ class TGDPBase(DenoiserMethod):
     Params = TGDPParams
     ratio_source: ClassVar[str] = "classifier"
     guidance_source: ClassVar[str] = "network"
-    _ctx: Optional[FitContext] = None
+    _clf: Any = None  # the time-free domain classifier, when one was fitted (for evaluate)
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
         return self.model(x, t, labels if self.conditional else None)
@@ -61,7 +64,7 @@ class TGDPBase(DenoiserMethod):
             return d.closed_form.log_ratio(d.source_x.double(), lab).float(), "exact", None
         cfg = p.classifier_config()
         clf = domain_classifier(ctx, cfg, cond)
-        self._classifier_diagnostics(ctx, clf)
+        self._clf = clf
         return source_log_ratios(ctx, clf, cond), {"classifier": classifier_config_key(cfg), "conditional": cond}, clf
 
     def _time_classifier(self, ctx: FitContext):
@@ -77,12 +80,11 @@ class TGDPBase(DenoiserMethod):
     def fit(self, ctx: FitContext) -> None:
         p, d = self.params, ctx.data
         cond = self.conditional
-        cf = d.closed_form
+        # closed forms are oracle information: only the exact rows (requires "closed_form") read them
+        cf = d.closed_form if "exact" in (self.guidance_source, self.ratio_source) else None
         self._bind(ctx, source_denoiser(ctx, p, cond))
-        self._ctx = ctx
         self.gamma, self.lagged_guidance = p.gamma, p.lagged_guidance
         lab = (lambda y: y) if cond else (lambda y: None)
-        clf = None
         if self.guidance_source == "exact":
             self.grad_log_h = lambda x, t, y: cf.grad_log_h_star(x.double(), t.double(), lab(y)).to(x)
             if self.ratio_source == "exact":
@@ -100,43 +102,43 @@ class TGDPBase(DenoiserMethod):
                                     for i in range(0, len(d.source_x), 4096)])
             ctx.diagnostics.update(ratio_weight_diagnostics(log_r0, ctx.log))
         else:
-            log_r_src, ratio_key, clf = self._log_ratios(ctx)
+            log_r_src, ratio_key, _ = self._log_ratios(ctx)
             ctx.diagnostics.update(ratio_weight_diagnostics(log_r_src, ctx.log))
             h = guidance_network(ctx, p, log_r_src, ratio_key, cond)
             self.h = h
             self.grad_log_h = grad_log_of(lambda x, t, y: h.log_h(x, t, lab(y)))
+
+    def evaluate(self, ev: EvalContext) -> dict[str, float]:
+        """The held-out diagnostics (module docstring), on the ``eval`` seed stream."""
+        d, cond, cf = ev.data, self.conditional, ev.data.closed_form
+        out: dict[str, float] = {}
+        if self._clf is not None:
+            out.update(self._classifier_diagnostics(ev, self._clf))
         if cf is not None:
             x0 = d.test_x[:N_GRAD_DIAG]
             y0 = d.test_y[:N_GRAD_DIAG] if cond else None
-            ctx.diagnostics.update(gradient_diagnostics(
+            out.update(gradient_diagnostics(
                 self.grad_log_h, lambda x, t, y: cf.grad_log_h_star(x, t, y), x0, y0,
-                ctx.seed("eval", "gradient_diagnostics"), ctx.device))
+                ev.derive("eval", "gradient_diagnostics"), ev.device))
             if d.sample_shape == (2,) and not cond and self.guidance_source == "network":
-                fn = None if clf is None else (lambda x: clf.log_ratio(x.to(ctx.device)).cpu())
+                clf = self._clf
+                fn = None if clf is None else (lambda x: clf.log_ratio(x.to(ev.device)).cpu())
                 with torch.no_grad():
-                    ctx.outputs.update(ratio_grid(fn, lambda x: cf.log_ratio(x)))
+                    ev.outputs.update(ratio_grid(fn, lambda x: cf.log_ratio(x)))
+        if len(d.test_x) >= len(d.target_x):
+            out["memorisation"] = memorisation_score(ev.samples.detach().cpu(), d.target_x, d.test_x)
+        return out
 
-    def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
-        """Guided samples; also records ``memorisation`` against the n training targets
-        (the runner reads the diagnostics after sampling)."""
-        x = super().sample(n, labels, generator)
-        ctx = self._ctx
-        if ctx is not None:
-            d = ctx.data
-            if len(d.test_x) >= len(d.target_x):
-                ctx.diagnostics["memorisation"] = memorisation_score(x.detach().cpu(), d.target_x, d.test_x)
-        return x
-
-    def _classifier_diagnostics(self, ctx: FitContext, clf) -> None:
-        d = ctx.data
+    def _classifier_diagnostics(self, ev: EvalContext, clf) -> dict[str, float]:
+        d = ev.data
         cond = self.conditional
         x, y, is_source = balanced_heldout(d.source_test_x, d.test_x, d.source_test_y if cond else None,
                                            d.test_y if cond else None)
-        x = x.to(ctx.device)
-        y = None if y is None else y.to(ctx.device)
+        x = x.to(ev.device)
+        y = None if y is None else y.to(ev.device)
         exact = None
         if d.closed_form is not None:
             exact = lambda xx, yy: d.closed_form.log_ratio(xx.double().cpu(), None if yy is None else yy.cpu())  # noqa: E731
-        ctx.diagnostics.update(classifier_diagnostics(
+        return classifier_diagnostics(
             lambda xx, yy: clf.prob_source(xx, None, yy), lambda xx, yy: clf.log_ratio(xx, None, yy),
-            x, y, is_source, exact))
+            x, y, is_source, exact)
