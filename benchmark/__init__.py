@@ -5,5 +5,6 @@ method TGDP adds the guidance term grad log h(x_t, t) to a source diffusion mode
 See docs/architecture.md and README.md for the layout and the one sign convention.
 """
 
-SCHEMA_VERSION = 1
+#: 2: run ids hash what is computed, without the suite name; specs carry suite and variant as provenance
+SCHEMA_VERSION = 2
 __version__ = "0.1.0"

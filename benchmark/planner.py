@@ -93,12 +93,27 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
                 hparams = params_to_dict(resolve_params(method_cls.Params, hp, owner=name))
                 for trial in cell.seeds:
                     spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial),
-                                   threads=run_threads)
-                    specs.setdefault(spec.run_id, spec)
+                                   threads=run_threads, variant=f"{name}[{cell.tag}]" if cell.tag else name)
+                    specs.setdefault(spec.run_id, spec)  # a run planned by two cells keeps the first's label
+    _check_variant_labels(specs.values())
     unused = set(overrides.get("*", {})) - used_star_keys
     if unused:
         raise BenchmarkError(f"--set *.{sorted(unused)[0]} matches no hyper-parameter of the planned methods")
     return worker_order(list(specs.values()), lambda name: bool(getattr(regs.methods.get(name), "conditional", False)))
+
+
+def _check_variant_labels(specs: Iterable[RunSpec]) -> None:
+    """One label, one configuration: within a task setting, the runs of a variant label share
+    their hyper-parameters (cells of one method with other hyper-parameters need tags)."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for spec in specs:
+        setting = canonical_json({k: v for k, v in spec.task_params.items() if k != "n_target"})
+        key = (spec.task, setting, spec.label_of_variant())
+        first = seen.setdefault(key, dict(spec.hparams))
+        if first != dict(spec.hparams):
+            diff = sorted(k for k in {*first, *spec.hparams} if first.get(k) != spec.hparams.get(k))
+            raise BenchmarkError(f"two cells plan {spec.label_of_variant()} on {spec.task} with different "
+                                 f"hyper-parameters ({', '.join(diff)}); give the cells distinct tags")
 
 
 #: the hyper-parameters a source denoiser stage depends on (benchmark.denoiser_methods.source_key)

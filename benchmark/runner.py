@@ -25,6 +25,7 @@ from benchmark.api import FitContext
 from benchmark.artifacts import ArtifactCache
 from benchmark.diffusion.checkpoint import clear as clear_checkpoints
 from benchmark.errors import BenchmarkError
+from benchmark.figure_data import write_figure_data
 from benchmark.metrics.context import EvalContext, metric_doc
 from benchmark.params import params_to_dict, resolve_params
 from benchmark.provenance import environment, peak_memory_mb
@@ -169,7 +170,9 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     timings["eval_s"] = time.perf_counter() - t0
     timings["cpu_s"] = time.process_time() - cpu0
     artifacts: dict[str, str] = {}  # file -> SHA-256, checked whenever the record is loaded
+    figure_data = None
     if opts.save_samples:
+        figure_data = write_figure_data(Path(opts.results) / "artifacts", data)
         arrays = {"samples": samples.numpy()}
         if labels is not None:
             arrays["labels"] = labels.numpy()
@@ -180,6 +183,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     return {
         "metrics": metrics,
         "artifacts": artifacts,
+        "figure_data": figure_data,
         "metric_info": info,
         "resolved_hparams": params_to_dict(hparams),
         "resolved_task_params": params_to_dict(task_params),

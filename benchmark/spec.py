@@ -1,8 +1,12 @@
 """Typed, frozen run specifications and suites, their canonical JSON and ``run_id``.
 
-A :class:`RunSpec` is one experiment cell: (suite, suite_seed, task, task_params,
-method, hparams, trial).  Its canonical JSON (sorted keys, no spaces) is hashed with
-SHA-256; the first 16 hex digits are the ``run_id`` that names its run folder.
+A :class:`RunSpec` is one experiment cell: (suite_seed, task, task_params, method, hparams,
+trial, threads), what is computed.  Its identity (:meth:`RunSpec.identity`, canonical JSON:
+sorted keys, no spaces) is hashed with SHA-256; the first 16 hex digits are the ``run_id``
+that names its run folder.  The suite that planned a run and the variant label of its cell
+(``Cell.tag``) are provenance: they travel with the spec into ``spec.json`` and the record,
+and the report reads the label, but they are not part of the identity, so the same
+computation planned by two suites is one run.
 The torch thread count of a CPU run is part of the identity (``threads``): CPU kernels
 reduce in a thread-dependent order, so the same spec at another thread count is another
 run.  The suite fixes it (1 thread per run by default, runs in parallel processes), and
@@ -33,9 +37,17 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(sorted((mapping or {}).items())))
 
 
+#: the keys of a spec dict that are provenance, not identity
+PROVENANCE_KEYS = ("suite", "variant")
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a method on a task with resolved parameters and a trial (seed index)."""
+    """One run: a method on a task with resolved parameters and a trial (seed index).
+
+    ``suite`` (the suite that planned it) and ``variant`` (the table row's label: the method,
+    plus ``[tag]`` when its cell is tagged) are provenance, left out of :attr:`run_id`.
+    """
 
     suite: str
     suite_seed: int
@@ -45,6 +57,7 @@ class RunSpec:
     hparams: Mapping[str, Any]
     trial: int
     threads: int = 1
+    variant: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_params", _frozen(self.task_params))
@@ -52,31 +65,39 @@ class RunSpec:
         if isinstance(self.threads, bool) or int(self.threads) != self.threads or self.threads < 1:
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
 
-    def to_dict(self) -> dict[str, Any]:
+    def identity(self) -> dict[str, Any]:
+        """What is computed: the canonical dict whose hash is the run id."""
         return {
-            "suite": self.suite,
             "suite_seed": int(self.suite_seed),
             "task": self.task,
             "task_params": dict(self.task_params),
             "method": self.method,
             "hparams": dict(self.hparams),
             "trial": int(self.trial),
-            # one thread is the default and is left out, so one-thread run ids stay those of
-            # earlier versions; any other count is part of the canonical JSON and the run id
+            # one thread is the default and is left out; any other count is part of the identity
             **({"threads": int(self.threads)} if self.threads != 1 else {}),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The identity plus the provenance (``suite``, ``variant``): what spec.json and records hold."""
+        return {**self.identity(), "suite": self.suite, "variant": self.label_of_variant()}
+
+    def label_of_variant(self) -> str:
+        """The table row's label: ``variant`` when the plan set one, else the method name."""
+        return self.variant or self.method
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
-        keys = ("suite", "suite_seed", "task", "task_params", "method", "hparams", "trial")
-        return cls(**{k: data[k] for k in keys}, threads=int(data.get("threads", 1)))
+        keys = ("suite_seed", "task", "task_params", "method", "hparams", "trial")
+        return cls(suite=str(data.get("suite", "")), **{k: data[k] for k in keys}, threads=int(data.get("threads", 1)),
+                   variant=str(data.get("variant", "")))
 
     def canonical(self) -> str:
-        return canonical_json(self.to_dict())
+        return canonical_json(self.identity())
 
     @property
     def run_id(self) -> str:
-        return short_hash(self.to_dict())
+        return short_hash(self.identity())
 
     @property
     def n_target(self) -> int:
@@ -94,7 +115,9 @@ class Cell:
 
     ``methods=("*",)`` means every registered method that the task supports.
     ``hparams`` maps a method name (or ``"*"`` for every method having the key) to
-    overrides.
+    overrides.  ``tag`` names the cell's variant: its runs are the table rows
+    ``method[tag]`` (provenance, see :class:`RunSpec`); cells of one method with other
+    hyper-parameters need distinct tags.
     """
 
     task: str

@@ -16,9 +16,10 @@ from benchmark.seeding import PURPOSES, derive_seed
 from benchmark.spec import RunSpec, canonical_json
 from conftest import gmm_task, records, run_python
 
-PINNED_JSON = ('{"hparams":{"alpha":4.0,"rank":4,"sampler":"dpm2"},"method":"lora","suite":"smoke",'
+# the identity: what is computed (no suite name, no variant label; issue 22)
+PINNED_JSON = ('{"hparams":{"alpha":4.0,"rank":4,"sampler":"dpm2"},"method":"lora",'
                '"suite_seed":0,"task":"gmm2d","task_params":{"n_target":10,"variance":0.1},"trial":1}')
-PINNED_RUN_ID = "20914df90748b0e6"
+PINNED_RUN_ID = "79a0efb3f79de7d2"
 
 
 def pinned_spec(**change) -> RunSpec:
@@ -45,11 +46,35 @@ def test_run_id_ignores_key_order_and_changes_with_every_field() -> None:
     reordered = pinned_spec(task_params={"n_target": 10, "variance": 0.1}, hparams={"alpha": 4.0, "rank": 4, "sampler": "dpm2"})
     assert reordered.run_id == spec.run_id
     assert RunSpec.from_dict(json.loads(spec.canonical())).run_id == spec.run_id
-    changes = [dict(suite="quick"), dict(suite_seed=1), dict(task="gmm-highdim"), dict(method="finetune"), dict(trial=2),
+    changes = [dict(suite_seed=1), dict(task="gmm-highdim"), dict(method="finetune"), dict(trial=2),
                dict(task_params={"variance": 0.1, "n_target": 100}), dict(hparams={"sampler": "dpm2", "rank": 8, "alpha": 4.0}),
                dict(threads=2)]
     ids = {pinned_spec(**c).run_id for c in changes}
     assert len(ids) == len(changes) and spec.run_id not in ids
+
+
+def test_the_suite_and_the_variant_label_are_provenance_not_identity() -> None:
+    """The same computation planned by two suites (or two tagged cells) is one run; the record
+    keeps the suite and the label that planned it."""
+    spec = pinned_spec()
+    other = pinned_spec(suite="extended", variant="lora[rank=4]")
+    assert other.run_id == spec.run_id and other.canonical() == spec.canonical()
+    saved = other.to_dict()
+    assert saved["suite"] == "extended" and saved["variant"] == "lora[rank=4]"
+    assert RunSpec.from_dict(saved) == other and RunSpec.from_dict(saved).run_id == spec.run_id
+
+
+def test_quick_and_extended_share_their_common_runs() -> None:
+    """quick and extended both plan the regularisation ablation of gmm2d: one run id each."""
+    regs = load_registries()
+    quick = {s.run_id: s for s in plan(regs.suites.get("quick")(), regs)}
+    extended = {s.run_id: s for s in plan(regs.suites.get("extended")(), regs)}
+    shared = quick.keys() & extended.keys()
+    methods = {quick[r].method for r in shared}
+    assert len(shared) >= 18 and {"tgdp-cycle", "tgdp-consistency"} <= methods
+    # each plan names the row its own way (quick: the method; extended: the ablation's tag)
+    rid = next(r for r in shared if quick[r].method == "tgdp-cycle")
+    assert (quick[rid].label_of_variant(), extended[rid].label_of_variant()) == ("tgdp-cycle", "tgdp-cycle[eta_cycle=1.0]")
 
 
 def test_spec_is_frozen() -> None:

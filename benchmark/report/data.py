@@ -3,14 +3,14 @@
 Figures are computed from records and the arrays saved beside them only (``samples.npz``:
 ``samples`` (N, *shape) and, for conditional methods, ``labels`` (N,); ``outputs.npz``:
 what a method kept for figures, e.g. ``grid_x``, ``grid_y``, ``log_r_exact``,
-``log_r_hat`` (G, G) of the density-ratio grid).  Closed-form densities come from the
-task's ``build().closed_form`` (exact math, no training).
+``log_r_hat`` (G, G) of the density-ratio grid) and the figure data the runner wrote with
+the run (:mod:`benchmark.figure_data`: exact target densities, held-out points), named and
+hashed in the record.  No task is rebuilt: a figure is a function of the records.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,7 +34,6 @@ class ReportData:
     runs: RunSet
     tidy: pd.DataFrame
     regs: Optional[Registries] = None
-    _tasks: dict = field(default_factory=dict, repr=False, compare=False)  # built TaskData, per report
 
     def done(self, setting: Optional[str] = None) -> pd.DataFrame:
         frame = self.runs.done()
@@ -73,19 +72,9 @@ class ReportData:
                 return tuple(arrays["samples"].shape[1:])
         return None
 
-    def task_data(self, run: pd.Series) -> Any:
-        """``TaskData`` of a run's task (closed forms, held-out data), or None if the task is
-        not registered here or cannot be built (e.g. its data folder is absent)."""
-        if self.regs is None or run.task not in self.regs.tasks:
-            return None
-        key = (run.task, json.dumps(run.spec_params, sort_keys=True), int(run.suite_seed), int(run.trial))
-        if key not in self._tasks:
-            from benchmark.params import resolve_params
+    def figure_data(self, run: pd.Series) -> Optional[dict[str, np.ndarray]]:
+        """The figure data the record of ``run`` names (:mod:`benchmark.figure_data`), or None
+        (an older record, a results folder without its artifacts, a damaged file)."""
+        from benchmark.figure_data import read_figure_data
 
-            task_cls = self.regs.tasks.get(run.task)
-            try:
-                params = resolve_params(task_cls.Params, run.spec_params, owner=run.task)
-                self._tasks[key] = task_cls(params, int(run.suite_seed), int(run.trial)).build()
-            except Exception:  # a report never fails on a task it cannot rebuild
-                self._tasks[key] = None
-        return self._tasks[key]
+        return read_figure_data(self.results / "artifacts", self.record(run.run_id).get("figure_data"))

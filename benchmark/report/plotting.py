@@ -7,8 +7,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-SCATTER_POINTS = 500  # the first 500 samples of a run: a fixed subset, samples are i.i.d.
-CONTOUR_GRID = 160
+from benchmark.figure_data import SCATTER_POINTS, scatter_limits  # noqa: F401 (the figures import them from here)
 
 
 def cell_stats(tidy: pd.DataFrame, metric: str, by: Sequence[str]) -> pd.DataFrame:
@@ -36,26 +35,6 @@ def errorbar_lines(ax: Any, stats: pd.DataFrame, x: str, group: str, colours: Ma
             err = g["std"].to_numpy()
         ax.errorbar(g[x].to_numpy(), g["mean"].to_numpy(), yerr=err, label=str(name), color=colours.get(name),
                     marker=marker, linestyle=linestyle, capsize=2)
-
-
-def scatter_limits(reference: Optional[np.ndarray], fallback: np.ndarray, pad: float = 0.25) -> tuple[float, float]:
-    """Symmetric-ish square limits covering 99.8% of the reference points (or the fallback)."""
-    pts = reference if reference is not None and len(reference) else fallback
-    lo, hi = np.quantile(pts, [0.001, 0.999])
-    span = hi - lo
-    return float(lo - pad * span), float(hi + pad * span)
-
-
-def density_grid(log_prob: Any, lims: tuple[float, float], size: int = CONTOUR_GRID) -> tuple[np.ndarray, ...]:
-    """(X, Y, density) on a size x size grid over lims^2 from a closed-form ``log_prob(x: (B, 2))``."""
-    import torch
-
-    lin = np.linspace(lims[0], lims[1], size)
-    gx, gy = np.meshgrid(lin, lin, indexing="xy")
-    pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).double()
-    with torch.no_grad():
-        dens = log_prob(pts).exp().numpy().reshape(size, size)
-    return gx, gy, dens
 
 
 def draw_contours(ax: Any, grid: Optional[tuple[np.ndarray, ...]]) -> None:

@@ -13,8 +13,10 @@ Names used throughout the report:
     setting: the task with its non-default parameters, e.g. ``gmm-highdim[dim=8]``
         (``n_target`` is a table column, never part of the setting).
     slug: the setting as a file-name-safe string, e.g. ``gmm-highdim_dim-8``.
-    variant: the method, plus the hyper-parameters that differ between its runs within
-        one setting, e.g. ``tgdp-cycle[eta_cycle=0.1]``; rows of the tables.
+    variant: the label the plan gave the run (``spec.variant``: the method, plus ``[tag]``
+        of a tagged cell, e.g. ``tgdp-cycle[eta_cycle=0.1]``); rows of the tables.  Only
+        where one label holds runs of different hyper-parameters (runs made with ``--set``
+        beside the suite's own, read without a plan) are the differing values appended.
 """
 
 from __future__ import annotations
@@ -113,12 +115,14 @@ def _disk_rows(results: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
 
 
 def _cell_key(spec: Mapping[str, Any]) -> str:
-    return canonical_json({k: spec[k] for k in ("suite", "task", "task_params", "method", "trial")})
+    return canonical_json({k: spec[k] for k in ("task", "task_params", "method", "trial")})
 
 
 def _variant_labels(frame: pd.DataFrame) -> pd.Series:
-    labels = pd.Series(frame["method"].to_numpy(), index=frame.index, dtype=object)
-    for _, group in frame.groupby(["setting", "method"], sort=False):
+    """The recorded label of each run; where one label of a setting covers runs of different
+    hyper-parameters, the differing values are appended to keep the rows apart."""
+    labels = frame["variant"].copy()
+    for _, group in frame.groupby(["setting", "variant"], sort=False):
         dicts = [json.loads(h) for h in group["hparams"]]
         keys = sorted({k for d in dicts for k in d})
         varying = [k for k in keys if len({canonical_json(d.get(k)) for d in dicts}) > 1]
@@ -126,7 +130,8 @@ def _variant_labels(frame: pd.DataFrame) -> pd.Series:
             continue
         for idx, d in zip(group.index, dicts):
             extra = ",".join(f"{k}={_fmt_value(d.get(k))}" for k in varying)
-            labels[idx] = f"{frame.at[idx, 'method']}[{extra}]"
+            base = frame.at[idx, "variant"]
+            labels[idx] = f"{base[:-1]},{extra}]" if base.endswith("]") else f"{base}[{extra}]"
     return labels
 
 
@@ -186,7 +191,10 @@ def collect_runs(results: Path, regs: Optional[Registries] = None,
                 row = {"run_id": rid, "spec": spec.to_dict(), "status": NOT_RUN, "reason": NOT_RUN}
                 if other is not None:
                     row.update(status=STALE, reason=f"stale: only run {other} with other hyper-parameters is done")
-            rows.append({**row, "planned": True})
+            # the plan's provenance (suite, label) wins over the record's: a run planned by two
+            # suites carries the label of the suite that happened to execute it first
+            rows.append({**row, "spec": {**row["spec"], "suite": spec.suite, "variant": spec.label_of_variant()},
+                         "planned": True})
         plan = "suite " + ", ".join(sorted({s.suite for s in planned})) if planned else "empty plan"
     else:
         rows = [{**r, "planned": False} for r in disk]
@@ -196,11 +204,11 @@ def collect_runs(results: Path, regs: Optional[Registries] = None,
         spec = r["spec"]
         params = setting_params(spec["task"], spec["task_params"], regs)
         out.append({
-            "run_id": r["run_id"], "suite": spec["suite"], "task": spec["task"],
+            "run_id": r["run_id"], "suite": spec.get("suite", ""), "task": spec["task"],
             "setting": setting_label(spec["task"], params), "slug": slugify(spec["task"], params),
             "task_params": ",".join(f"{k}={_fmt_value(v)}" for k, v in params.items()),
             "params": params, "spec_params": {**task_defaults(spec["task"], regs), **spec["task_params"]}, "suite_seed": int(spec.get("suite_seed", 0)),
-            "method": spec["method"], "variant": spec["method"],
+            "method": spec["method"], "variant": spec.get("variant") or spec["method"],
             "hparams": canonical_json(spec.get("hparams", {})),
             "n_target": int(spec["task_params"].get("n_target", -1)), "trial": int(spec["trial"]),
             "status": r["status"], "reason": r["reason"], "planned": r["planned"],

@@ -1,10 +1,9 @@
 """ECG figures: generated leads beside real ones, a PCA embedding, downstream AUC.
 
 ECG samples are ``(N, leads, length)`` arrays at :data:`benchmark.ecg.leads.SAMPLE_RATE_HZ`
-(the 8 independent leads I, II, V1-V6).  "Real" records are the task's held-out target
-set (``TaskData.test_x``), rebuilt from the task; a task whose data cannot be rebuilt
-here (e.g. a real data set without its folder) gets its real column marked unavailable,
-and no embedding.  Each method is shown at its largest n_target, smallest trial.
+(the 8 independent leads I, II, V1-V6).  "Real" records are held-out target records the
+runner wrote with the run (:mod:`benchmark.figure_data`); a record without them (an older
+record, a results folder without its artifacts) gets its real column marked unavailable.  Each method is shown at its largest n_target, smallest trial.
 """
 
 from __future__ import annotations
@@ -14,13 +13,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from benchmark.figure_data import HELDOUT_RECORDS
 from benchmark.registry import register_figure
 from benchmark.report.data import FigureSkipped, ReportData
 from benchmark.report.figures.curves import metric_panels
 from benchmark.report.plotting import suptitle
 
 SHOWN_LEADS = 4
-EMBED_POINTS = 300
+EMBED_POINTS = HELDOUT_RECORDS  # real records of the PCA fit (the figure data holds that many)
 AUC_PATTERNS = ("downstream_auc", "*macro_auc*")
 
 
@@ -48,8 +48,8 @@ def _generated(data: ReportData, setting: str) -> tuple[int, dict[str, np.ndarra
 
 
 def _real(data: ReportData, run: Any) -> Optional[np.ndarray]:
-    td = None if run is None else data.task_data(run)
-    return None if td is None else td.test_x.numpy()
+    fd = None if run is None else data.figure_data(run)
+    return None if fd is None or "heldout_records" not in fd else fd["heldout_records"]
 
 
 @register_figure("ecg-leads", "ECG: generated leads of each method beside a real held-out record")
@@ -98,7 +98,7 @@ def ecg_embedding(data: ReportData) -> dict[str, Any]:
         n, gen, run = _generated(data, setting)
         real = _real(data, run)
         if not gen or real is None:
-            reasons.append(f"{setting}: real records cannot be rebuilt here")
+            reasons.append(f"{setting}: its records name no real held-out records (older records, or the artifacts folder is absent)")
             continue
         from sklearn.decomposition import PCA
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from benchmark.registry import register_figure
 from benchmark.report.data import FigureSkipped, ReportData
-from benchmark.report.plotting import SCATTER_POINTS, density_grid, draw_contours, scatter_limits, suptitle
+from benchmark.figure_data import grid_axes
+from benchmark.report.plotting import SCATTER_POINTS, draw_contours, scatter_limits, suptitle
 
 PANEL = 1.5
 MAX_COLS = 6  # panels per row; more variants wrap into further blocks of rows
@@ -27,19 +28,23 @@ def _two_d_settings(data: ReportData) -> list[str]:
 
 
 def _target_contours(data: ReportData, setting: str) -> tuple[Optional[tuple], tuple[float, float], dict[int, Any]]:
-    """Exact target density grid, axis limits and the task data per n_target of a setting."""
+    """Exact target density grid, axis limits and the recorded figure data per n_target of a setting."""
     done = data.done(setting)
-    built = {}
+    stored = {}
     for n in sorted(done.n_target.unique()):
         run = done[done.n_target == n].sort_values(["trial", "run_id"]).iloc[0]
-        built[int(n)] = data.task_data(run)
-    td = next((t for t in built.values() if t is not None), None)
-    fallback = np.concatenate([a["samples"] for a in (data.arrays(r) for r in done.run_id[:20]) if a is not None])
-    lims = scatter_limits(None if td is None else td.test_x.numpy(), fallback)
+        stored[int(n)] = data.figure_data(run)
+    fd = next((f for f in stored.values() if f is not None and "scatter_lims" in f), None)
+    if fd is not None:
+        lims = (float(fd["scatter_lims"][0]), float(fd["scatter_lims"][1]))
+    else:
+        lims = scatter_limits(None, np.concatenate([a["samples"] for a in (data.arrays(r) for r in done.run_id[:20])
+                                                    if a is not None]))
     grid = None
-    if td is not None and td.closed_form is not None:
-        grid = density_grid(td.closed_form.target.log_prob, lims)
-    return grid, lims, built
+    if fd is not None and "target_density" in fd:
+        dens = fd["target_density"]
+        grid = (*grid_axes(lims, dens.shape[0]), dens)
+    return grid, lims, stored
 
 
 def _sample_grid(data: ReportData, setting: str, conditional: bool,
@@ -65,7 +70,7 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool,
     if not variants:
         return None
     ns = sorted({k[1] for k in cells if k[0] in variants})
-    grid, lims, built = _target_contours(data, setting)
+    grid, lims, stored = _target_contours(data, setting)
     cols = min(MAX_COLS, len(variants))
     blocks = math.ceil(len(variants) / cols)
     fig, axes = new_figure(blocks * len(ns), cols, panel=PANEL, sharex=True, sharey=True)
@@ -82,9 +87,9 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool,
                                vmin=0, vmax=9, rasterized=True)
                 else:
                     ax.scatter(x[:, 0], x[:, 1], s=2, color="C0", alpha=0.6, rasterized=True)
-                td = built.get(n)
-                if td is not None and not conditional:
-                    t = td.target_x.numpy()[:SCATTER_POINTS]
+                fd = stored.get(n)
+                if fd is not None and "target_points" in fd and not conditional:
+                    t = fd["target_points"][:SCATTER_POINTS]
                     ax.scatter(t[:, 0], t[:, 1], s=8, marker="x", color="k", linewidths=0.6)
             else:
                 ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
