@@ -85,7 +85,13 @@ def load_reference(path: Path) -> Reference:
     except (OSError, ValueError) as exc:
         raise BenchmarkError(f"cannot read the reference {path} ({exc}); regenerate it with "
                              "`python -m benchmark reference`") from None
-    suite = rows[0]["spec"]["suite"] if rows else ""
+    try:
+        suite = rows[0]["spec"]["suite"] if rows else ""
+        for r in rows:
+            r["run_id"], r["spec"], r["metrics"]  # noqa: B018 (what the tables read)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise BenchmarkError(f"the reference {path} is not a reference file (a line lacks {exc}); regenerate it "
+                             "with `python -m benchmark reference`") from None
     return Reference(suite, rows)
 
 
