@@ -402,7 +402,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
     if not (0 <= args.rtol < math.inf and 0 <= args.atol < math.inf):  # also false for nan
-        raise BenchmarkError(f"--rtol {args.rtol} / --atol {args.atol}: both must be finite numbers, 0 or more")
+        raise BenchmarkError(f"--rtol and --atol must be finite numbers, 0 or more (got --rtol {args.rtol}, "
+                             f"--atol {args.atol})")
     result = verify(Path(args.results), args.run_id, rtol=args.rtol, atol=args.atol, device=args.device,
                     progress=not args.quiet, plugin_dirs=tuple(args.plugins))
     print(result.format())

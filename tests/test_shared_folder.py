@@ -325,9 +325,9 @@ def test_bad_selection_is_one_line(tmp_path: Path, cli_main, monkeypatch, extra,
 
 @pytest.mark.parametrize("extra,message", [
     (["0" * 10_000], "is not a run id (too long or with control characters)"),
-    (["abc", "--rtol", "inf"], "--rtol inf / --atol 0.0001: both must be finite numbers"),
-    (["abc", "--rtol", "nan"], "--rtol nan / --atol 0.0001: both must be finite numbers"),
-    (["abc", "--atol", "-1"], "both must be finite numbers, 0 or more"),
+    (["abc", "--rtol", "inf"], "must be finite numbers, 0 or more (got --rtol inf, --atol 0.0001)"),
+    (["abc", "--rtol", "nan"], "must be finite numbers, 0 or more (got --rtol nan, --atol 0.0001)"),
+    (["abc", "--atol", "-1"], "must be finite numbers, 0 or more (got --rtol 0.05, --atol -1.0)"),
 ], ids=["long-id", "rtol-inf", "rtol-nan", "atol-negative"])
 def test_bad_verify_input_is_one_line(tmp_path: Path, cli_main, extra, message) -> None:
     (tmp_path / "r" / "runs").mkdir(parents=True)
