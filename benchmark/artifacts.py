@@ -4,7 +4,11 @@ An entry lives in ``<results>/artifacts/<stage>/<key>/`` where ``key`` is a shor
 SHA-256 of everything the stage depends on, including the execution context that changes
 its bits (device type, torch thread count, determinism): a source model trained at two
 threads is never reused by a one-thread run.  It holds ``payload.pt`` and ``meta.json``
-with the payload's SHA-256.  Builds run under a file lock, so concurrent processes
+with the payload's SHA-256 and the full key it was built for.  A payload holds tensors and plain
+data only (dicts, lists, tuples, str, numbers, None: models as state dicts) and is loaded with
+``torch.load(weights_only=True)``, so a planted file cannot run code; an entry whose stored
+key is not the requested one (files copied from another key's folder) or that no longer
+loads that way (written by an older version) is treated like a damaged one.  Builds run under a file lock, so concurrent processes
 build a stage once; a payload whose hash no longer matches is detected, moved aside
 (``damaged-<time>``, never silently deleted) and rebuilt.  A long build may checkpoint its
 training into ``<stage>/<key>.ckpt/`` (:meth:`ArtifactCache.checkpoint_dir`), so a build
@@ -20,6 +24,7 @@ import logging
 import os
 import shutil
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +39,30 @@ log = logging.getLogger("benchmark.artifacts")
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+_SCALARS = (str, int, float, bool, type(None))  # exact types: a numpy float64 is a float subclass
+
+
+def plain_payload_problem(obj: Any, where: str = "payload") -> str:
+    """Where ``obj`` holds something other than tensors and plain data ("" when it does not).
+
+    Plain: tensors, str, int, float, bool, None, and lists, tuples and str-keyed dicts of
+    them: what ``torch.load(weights_only=True)`` reads back.  A model goes in as its
+    ``state_dict()`` plus the plain config needed to rebuild it."""
+    if type(obj) in _SCALARS or isinstance(obj, torch.Tensor):
+        return ""
+    if type(obj) in (list, tuple):
+        return next((p for i, v in enumerate(obj) if (p := plain_payload_problem(v, f"{where}[{i}]"))), "")
+    if type(obj) in (dict, OrderedDict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                return f"{where} has a key of type {type(k).__name__}"
+            problem = plain_payload_problem(v, f"{where}[{k!r}]")
+            if problem:
+                return problem
+        return ""
+    return f"{where} is a {type(obj).__module__}.{type(obj).__name__}"
 
 
 class ArtifactCache:
@@ -61,16 +90,18 @@ class ArtifactCache:
         folder = self.path(stage, key)
         return folder.with_name(folder.name + ".ckpt")
 
-    def _load(self, folder: Path) -> Any | None:
+    def _load(self, folder: Path, key: dict[str, Any]) -> Any | None:
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.exists() or not payload_path.exists():
             return None
         try:
             meta = json.loads(meta_path.read_text())
+            if meta.get("key") != json.loads(canonical_json(self.full_key(key))):
+                raise ValueError("its stored key is not the requested one (files of another entry?)")
             data = payload_path.read_bytes()
             if _sha256(data) != meta["sha256"]:
                 raise ValueError("payload hash mismatch")
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # damaged entry: keep it aside, rebuild
             aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
             log.warning("artifact %s is damaged (%s); moved to %s and rebuilding", folder, exc, aside.name)
@@ -82,7 +113,7 @@ class ArtifactCache:
         folder = self.path(stage, key)
         folder.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder) + ".lock"):
-            payload = self._load(folder)
+            payload = self._load(folder, key)
             if payload is not None:
                 self.hits.append(f"{stage}/{folder.name}")
                 return payload
@@ -97,6 +128,10 @@ class ArtifactCache:
                 self._nested[-1][0] += wall
                 self._nested[-1][1] += cpu
             wall, cpu = wall - inner[0], cpu - inner[1]
+            problem = plain_payload_problem(payload)
+            if problem:
+                raise TypeError(f"stage {stage} built a payload that is not tensors and plain data ({problem}); "
+                                "store models as state dicts")
             buf = io.BytesIO()
             torch.save(payload, buf)
             data = buf.getvalue()

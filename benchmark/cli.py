@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import typing
@@ -52,6 +53,39 @@ def _check_plugin_dirs(folders: Sequence[str]) -> None:
         if path.is_file():
             raise BenchmarkError(f"--plugins {folder} is a file, not a folder; pass the folder that holds it "
                                  f"(--plugins {path.parent or '.'})")
+
+
+#: flags that name a file, folder or suite: an empty string would silently mean the working
+#: folder (``--results ''``), the default suite (``--suite ''``) or every file here (``--plugins ''``)
+_NON_EMPTY = ("results", "suite", "plugins", "out", "reference", "readme", "data_dir", "cache", "scheduler",
+              "slurm_partition", "slurm_folder", "resolved")
+
+
+def check_path_flags(args: argparse.Namespace) -> None:
+    """One line for an empty (or blank) value of a flag that names a path or a suite, or one
+    that is not valid UTF-8 (it could be neither printed nor written into a record)."""
+    for name in _NON_EMPTY:
+        value = getattr(args, name, None)
+        flag = f"--{name.replace('_', '-')}"
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            if not item.strip():
+                raise BenchmarkError(f"{flag} is empty; give a value, or leave the flag out for its default")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BenchmarkError(f"{flag} {item.encode('utf-8', 'replace').decode()!r} is not valid UTF-8; "
+                                     "give a name of UTF-8 characters") from None
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error that escaped a command (no space left, a name too
+    long, a missing or unwritable file ...): what failed, on which path, what to do."""
+    where = f" {str(exc.filename)[:200]!r}" if exc.filename is not None else ""
+    what = exc.strerror or type(exc).__name__
+    return (f"{what}{where}; check the path (and the free space and permissions of its folder) and run the "
+            "same command again; finished runs are kept")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -166,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance for non-deterministic or GPU runs (1e-4)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="rerun on this device (default: the recorded one)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--plugins", nargs="*", default=[], metavar="DIR",
+                   help="plugin folders to import (never the ones a record names; verify notes those)")
     return parser
 
 
@@ -365,10 +401,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
-    if args.rtol < 0 or args.atol < 0:
-        raise BenchmarkError("--rtol and --atol must be 0 or more")
+    if not (0 <= args.rtol < math.inf and 0 <= args.atol < math.inf):  # also false for nan
+        raise BenchmarkError(f"--rtol and --atol must be finite numbers, 0 or more (got --rtol {args.rtol}, "
+                             f"--atol {args.atol})")
     result = verify(Path(args.results), args.run_id, rtol=args.rtol, atol=args.atol, device=args.device,
-                    progress=not args.quiet)
+                    progress=not args.quiet, plugin_dirs=tuple(args.plugins))
     print(result.format())
     return 0 if result.ok else 1
 
@@ -382,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        check_path_flags(args)
         _check_plugin_dirs(getattr(args, "plugins", None) or ())
         # run: SIGTERM stops the workers too, as Ctrl-C does
         with sigterm_as_interrupt() if args.command == "run" else contextlib.nullcontext():
@@ -389,9 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. `python -m benchmark run --dry-run | head`
-        sys.stderr.close()
-        return 0
+    except OSError as exc:  # one line; a BrokenPipeError is `python -m benchmark run --dry-run | head`
+        if isinstance(exc, BrokenPipeError):
+            sys.stderr.close()
+            return 0
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:
         print("error: interrupted; finished runs are kept, run the same command again to resume", file=sys.stderr)
         return 128 + exc.signum if isinstance(exc, Terminated) else 130

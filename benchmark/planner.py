@@ -48,8 +48,19 @@ def select(
                 raise BenchmarkError(f"--n-target {n} is not allowed; give positive sample counts such as 10 100 1000")
         cells = [replace(c, n_targets=tuple(int(n) for n in n_targets)) for c in cells]
     if seeds:
-        cells = [replace(c, seeds=tuple(int(s) for s in seeds)) for c in cells]
+        cells = [replace(c, seeds=tuple(check_seed(int(s), "--seeds") for s in seeds)) for c in cells]
     return replace(suite, cells=tuple(cells))
+
+
+#: seeds and trials are stored as int64 (records, report tables): beyond it every report fails
+INT64_MAX = 2**63 - 1
+
+
+def check_seed(value: object, what: str) -> int:
+    """``value`` as a seed or trial index in 0 .. 2**63-1, else one line naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise BenchmarkError(f"{what} {value!r} is not allowed; give an integer from 0 to {INT64_MAX} (2**63-1)")
+    return value
 
 
 def _merged_overrides(method: str, keys: set[str], layers: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
@@ -71,6 +82,10 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
         raise BenchmarkError(f"--threads {threads} is not allowed; give 1 or more (the suite's own is {suite.threads})")
     run_threads = int(threads) if threads is not None else suite.threads
+    check_seed(suite.seed, f"suite {suite.name}: seed")
+    for cell in suite.cells:
+        for trial in cell.seeds:
+            check_seed(trial, f"suite {suite.name}, task {cell.task}: trial")
     for name in overrides:
         if name != "*":
             regs.methods.entry(name)
@@ -99,6 +114,7 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     unused = set(overrides.get("*", {})) - used_star_keys
     if unused:
         raise BenchmarkError(f"--set *.{sorted(unused)[0]} matches no hyper-parameter of the planned methods")
+    _check_overrides_planned(overrides, {s.method for s in specs.values()})
     return worker_order(list(specs.values()), lambda name: bool(getattr(regs.methods.get(name), "conditional", False)))
 
 
@@ -114,6 +130,14 @@ def _check_variant_labels(specs: Iterable[RunSpec]) -> None:
             diff = sorted(k for k in {*first, *spec.hparams} if first.get(k) != spec.hparams.get(k))
             raise BenchmarkError(f"two cells plan {spec.label_of_variant()} on {spec.task} with different "
                                  f"hyper-parameters ({', '.join(diff)}); give the cells distinct tags")
+
+
+def _check_overrides_planned(overrides: Mapping[str, Mapping[str, Any]], planned: set[str]) -> None:
+    """A ``--set METHOD.KEY`` for a method that gets no run would be ignored without a word."""
+    for name in sorted(n for n in overrides if n != "*" and n not in planned):
+        key = next(iter(overrides[name]), "KEY")
+        raise BenchmarkError(f"--set {name}.{key}: method {name} is not planned here (planned: "
+                             f"{', '.join(sorted(planned)) or 'none'}); add it with --methods {name} or drop the --set")
 
 
 #: the hyper-parameters a source denoiser stage depends on (benchmark.denoiser_methods.source_key)

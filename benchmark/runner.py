@@ -10,6 +10,7 @@ traceback and retried by the next ``run``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import traceback
@@ -104,6 +105,29 @@ def _fingerprint(t: torch.Tensor | None) -> str | None:
     return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+def check_samples(samples: torch.Tensor, n: int, shape: tuple[int, ...], method: str) -> None:
+    """The one check of what ``Method.sample(n, ...)`` returned: a tensor of shape
+    ``(n, *shape)`` (the task's sample shape), every value finite; else the run fails."""
+    if not isinstance(samples, torch.Tensor):
+        raise RuntimeError(f"{method}.sample returned a {type(samples).__name__}, not a tensor")
+    want = (int(n), *map(int, shape))
+    if tuple(samples.shape) != want:
+        raise RuntimeError(f"{method}.sample({n}) returned shape {tuple(samples.shape)}, expected {want} "
+                           "(n rows of the task's sample shape)")
+    if not torch.isfinite(samples).all():
+        raise RuntimeError(f"{method} produced non-finite samples")
+
+
+def check_finite_metrics(metrics: dict[str, float], method: str) -> None:
+    """A metric or diagnostic that is NaN or infinite fails the run, naming it: records
+    are strict JSON, and a non-finite value would break every later report."""
+    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+    if bad:
+        raise RuntimeError(f"metric {bad[0]} is {metrics[bad[0]]} (non-finite"
+                           f"{', also ' + ', '.join(bad[1:]) if bad[1:] else ''}); a metric or diagnostic of a "
+                           f"{method} run must be a finite number")
+
+
 def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger) -> dict[str, Any]:
     """Fit, sample and evaluate one spec; returns the metrics part of the record."""
     device = configure_torch(opts, spec.threads)
@@ -144,11 +168,11 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         labels = torch.multinomial(data.target_label_frequencies().float(), n, replacement=True, generator=gen)
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
-        samples = method.sample(n, labels, gen).detach().cpu()
+        samples = method.sample(n, labels, gen)
     timings["sample_s"] = time.perf_counter() - t0
     sample_cpu_s = time.process_time() - c0
-    if not torch.isfinite(samples).all():
-        raise RuntimeError(f"{spec.method} produced non-finite samples")
+    check_samples(samples, n, data.sample_shape, spec.method)
+    samples = samples.detach().cpu()
 
     t0 = time.perf_counter()
     ectx = EvalContext(data=data, samples=samples, labels=labels, seed=seeds["eval"], device=device, cache=cache,
@@ -167,6 +191,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     m0, c0 = time.perf_counter(), time.process_time()
     metrics.update({k: float(v) for k, v in method.evaluate(ectx).items()})
     evaluate_s = {"wall_s": time.perf_counter() - m0, "cpu_s": time.process_time() - c0}
+    check_finite_metrics(metrics, spec.method)
     timings["eval_s"] = time.perf_counter() - t0
     timings["cpu_s"] = time.process_time() - cpu0
     artifacts: dict[str, str] = {}  # file -> SHA-256, checked whenever the record is loaded

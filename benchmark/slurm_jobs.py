@@ -7,17 +7,22 @@ write one (time limit, out of memory, node failure) is reported as failed, and a
 or running SLURM task as queued or running (``sacct``, queried once for all runs).
 Kept apart from the launcher so that ``status`` needs neither torch nor submitit for
 results that never used SLURM.
+
+Nothing here runs code from the results folder: submitit's result pickle (named by the
+job file, which anyone who can write the folder can edit) is never unpickled; its opcodes
+are only scanned (:func:`result_outcome`) for the leading ``"error"`` / ``"success"`` tag.
 """
 
 from __future__ import annotations
 
 import json
+import pickletools
 import shutil
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from benchmark.errors import BenchmarkError
-from benchmark.store import FAILED, MISSING, RUNNING, atomic_write_text
+from benchmark.store import FAILED, MISSING, RUNNING, atomic_write_text, read_regular_text
 
 JOB_FILE = "slurm.json"
 QUEUED = "queued"
@@ -42,10 +47,46 @@ def last_line(text: str) -> str:
 
 
 def _read(folder: Path) -> Optional[dict[str, Any]]:
+    """The job file as an object, or None (absent, not a regular file, not a JSON object)."""
     try:
-        return json.loads((folder / JOB_FILE).read_text())
+        info = json.loads(read_regular_text(folder / JOB_FILE))
     except (OSError, ValueError):
         return None
+    return info if isinstance(info, dict) else None
+
+
+#: opcodes that push a str: the outcome tag and the traceback of submitit's result tuple
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+_MAX_RESULT_BYTES = 1 << 20
+
+
+def result_outcome(path: Path) -> tuple[str, str]:
+    """(``"error"`` / ``"success"`` / ``"unknown"``, message) of a submitit result pickle,
+    read **without unpickling it**: the opcodes are scanned (:func:`pickletools.genops` only
+    parses) for the tuple's first string (the tag) and, for ``"error"``, the next (the
+    traceback).  Anything else (a crafted file, a result object) is ``"unknown"``."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_RESULT_BYTES)
+        strings = []
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in _STRING_OPS and isinstance(arg, str):
+                strings.append(arg)
+                if len(strings) == 2:
+                    break
+    except Exception:  # unreadable or malformed: say only what is certain
+        return "unknown", ""
+    tag = strings[0] if strings else ""
+    if tag == "error":
+        return "error", strings[1] if len(strings) > 1 else "no message"
+    return ("success", "") if tag == "success" else ("unknown", "")
+
+
+def _result_pickle(info: dict[str, Any], job_id: str) -> Path:
+    """submitit's ``<folder>/<job_id>_0_result.pkl`` (``JobPaths.result_pickle`` of task 0)."""
+    from submitit.core.utils import JobPaths
+
+    return JobPaths(str(info.get("folder", ".")), job_id=job_id, task_id=0).result_pickle
 
 
 def job_states(run_folders: Sequence[Path]) -> dict[Path, tuple[str, str]]:
@@ -58,8 +99,6 @@ def job_states(run_folders: Sequence[Path]) -> dict[Path, tuple[str, str]]:
     infos = {f: info for f in run_folders if (info := _read(Path(f))) is not None}
     if not infos:
         return {}
-    from submitit.core.utils import JobPaths, pickle_load
-
     slurm_jobs: dict[Path, Any] = {}
     if any(i.get("cluster") == "slurm" for i in infos.values()) and shutil.which("sacct"):
         import submitit
@@ -73,12 +112,9 @@ def job_states(run_folders: Sequence[Path]) -> dict[Path, tuple[str, str]]:
         if "error" in info:
             out[folder] = (FAILED, f"failed in {where}: {info['error']}")
             continue
-        result = JobPaths(info.get("folder", "."), job_id=jid, task_id=0).result_pickle
-        if result.exists():
-            try:
-                outcome, value = pickle_load(result)
-            except Exception:  # unreadable result file: say only what is certain
-                outcome, value = "unknown", None
+        result = _result_pickle(info, str(jid))
+        if result.is_file():
+            outcome, value = result_outcome(result)
             if outcome == "error":
                 out[folder] = (FAILED, f"failed in {where}: {last_line(str(value))}")
             else:

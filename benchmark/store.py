@@ -16,10 +16,12 @@ commands never take a run's lock: :meth:`RunStore.is_locked` reads ``/proc/locks
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
+import stat
 import tempfile
 import time
 import zipfile
@@ -76,7 +78,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def read_regular_text(path: Path) -> str:
+    """The text of ``path``, which must be a regular file: a FIFO, device or folder of that
+    name raises ``OSError`` instead of blocking (a FIFO's ``open`` waits for a writer)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return Path(path).read_text()
+
+
 def sha256_file(path: Path) -> str:
+    """SHA-256 hex of a regular file (``OSError`` for anything else, never a blocking FIFO)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -133,6 +147,31 @@ def record_problem(record: Any) -> str:
             return "artifacts is not an object of file name -> sha256"
     elif "error" in record and not isinstance(record["error"], dict):
         return "error is not an object"
+    return ""
+
+
+def record_of_other_run(record: Mapping[str, Any], run_id: str) -> str:
+    """Why ``record`` is not the record of the run in folder ``run_id`` ("" when it is).
+
+    The record's spec must hash to the folder's run id (and its ``run_id`` say the same): a
+    record copied from another run's folder, or edited to claim another spec, is not this
+    run's result however valid it looks.  The id comes from :class:`benchmark.spec.RunSpec`
+    itself, so this check follows any change of the run-id definition."""
+    from benchmark.spec import RunSpec
+
+    try:
+        spec_id = RunSpec.from_dict(record["spec"]).run_id
+    except Exception as exc:  # a spec that does not even parse
+        return f"its spec does not parse ({type(exc).__name__}: {exc})"
+    if spec_id != run_id and record.get("schema_version") == 1:
+        from benchmark.spec import short_hash
+
+        spec_id = short_hash(record["spec"])  # schema 1 hashed the spec with its suite name (reported as stale)
+    if spec_id != run_id:
+        return (f"it holds the spec of run {spec_id}, not of run {run_id[:40]}: copied from another run's folder? "
+                "`run` will run this one again")
+    if record.get("run_id") != run_id:
+        return f"its run_id {str(record.get('run_id'))[:40]!r} is not the folder's {run_id[:40]}"
     return ""
 
 
@@ -213,12 +252,12 @@ class RunStore:
         if not os.path.lexists(path):
             return RecordState(MISSING, None, "not run")
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(read_regular_text(path))
         except OSError as exc:
             return RecordState(CORRUPT, None, f"cannot read record.json ({exc.strerror or exc})")
         except (ValueError, UnicodeDecodeError) as exc:
             return RecordState(CORRUPT, None, f"corrupt record.json ({exc})")
-        problem = record_problem(record)
+        problem = record_problem(record) or record_of_other_run(record, run_id)
         if problem:
             return RecordState(CORRUPT, None, f"corrupt record.json ({problem})")
         status = record["status"]
@@ -258,7 +297,9 @@ class RunStore:
         atomic_write_text(folder / "spec.json", json.dumps(spec_dict, indent=2, sort_keys=True))
 
     def write_record(self, run_id: str, record: dict[str, Any]) -> None:
-        atomic_write_text(self.folder(run_id) / "record.json", json.dumps(record, indent=2, sort_keys=True))
+        # strict JSON: a NaN or inf would make every later reader of the folder fail
+        atomic_write_text(self.folder(run_id) / "record.json",
+                          json.dumps(record, indent=2, sort_keys=True, allow_nan=False))
 
     def run_ids(self) -> Iterator[str]:
         if self.runs.is_dir():

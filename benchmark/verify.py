@@ -1,7 +1,9 @@
 """``python -m benchmark verify RUN_ID``: execute a done run again from scratch and compare.
 
-The spec and the execution options (device, torch threads, determinism, plugin folders)
-come from the run's record.  The run is executed again by :func:`benchmark.runner.execute`
+The spec and the execution options (device, torch threads, determinism) come from the
+run's record.  Plugin folders do not: a record is data, and importing the folders it names
+would run whatever code sits there, so only the folders given with ``--plugins`` are
+imported, and a note names the ones the record was made with.  The run is executed again by :func:`benchmark.runner.execute`
 in a temporary results folder, so every cached stage it uses (source model, classifiers
 ...) is rebuilt rather than reused, and its metrics are compared with the record's:
 
@@ -116,6 +118,9 @@ def find_run(store: RunStore, run_id: str) -> str:
     """The full run id for ``run_id`` or a unique prefix of it (as ``status`` prints them).
 
     A path (``results/runs/<id>``) is refused with the command that names it correctly."""
+    if len(run_id) > 128 or not run_id.isprintable():
+        raise BenchmarkError(f"RUN_ID {run_id[:40]!r}... is not a run id (too long or with control characters); "
+                             f"`python -m benchmark status --results {store.results}` lists the run ids")
     if os.sep in run_id or "/" in run_id or run_id in (".", ".."):
         path = Path(run_id)
         hint = (f"`python -m benchmark verify {path.name} --results {path.parent.parent}`"
@@ -133,12 +138,41 @@ def find_run(store: RunStore, run_id: str) -> str:
     raise BenchmarkError(f"run id prefix {run_id!r} matches {len(matches)} runs; give more digits")
 
 
-def _options(record: dict[str, Any], results: str, device: Optional[str], progress: bool):
+def recorded_plugin_dirs(record: dict[str, Any]) -> tuple[str, ...]:
+    """The plugin folders the record says its run imported (never imported by ``verify``)."""
+    dirs = record.get("options", {}).get("plugin_dirs", ())
+    return tuple(str(d) for d in dirs) if isinstance(dirs, (list, tuple)) else ()
+
+
+def _plugin_note(record: dict[str, Any], plugin_dirs: tuple[str, ...]) -> list[str]:
+    recorded = recorded_plugin_dirs(record)
+    if not recorded:
+        return []
+    return [f"the record was made with plugin folders {', '.join(recorded)}; only --plugins folders are imported "
+            f"({', '.join(plugin_dirs) if plugin_dirs else 'none given'})"]
+
+
+def _check_method_known(spec: RunSpec, record: dict[str, Any], plugin_dirs: tuple[str, ...]) -> None:
+    """A run of a plugin method needs its folder on the command line (it is never taken from the record)."""
+    from benchmark.registry import load_registries
+
+    regs = load_registries(plugin_dirs)
+    if spec.method in regs.methods.names() and spec.task in regs.tasks.names():
+        return
+    recorded = recorded_plugin_dirs(record)
+    name = spec.method if spec.method not in regs.methods.names() else spec.task
+    raise BenchmarkError(f"run {spec.run_id} uses {name}, which no built-in or --plugins folder registers; the record "
+                         f"was made with plugin folders {', '.join(recorded) or '(none)'}: after checking their code, "
+                         "pass the folder with --plugins DIR")
+
+
+def _options(record: dict[str, Any], results: str, device: Optional[str], progress: bool,
+             plugin_dirs: tuple[str, ...] = ()):
     from benchmark.runner import ExecOptions
 
     known = {f.name for f in fields(ExecOptions)}
     recorded = {k: v for k, v in record.get("options", {}).items() if k in known}
-    recorded["plugin_dirs"] = tuple(recorded.get("plugin_dirs", ()))
+    recorded["plugin_dirs"] = tuple(plugin_dirs)  # the user's, never the record's
     recorded.update(results=results, force=False, progress=progress, save_samples=False)
     if device is not None:
         recorded["device"] = device
@@ -173,11 +207,11 @@ def _environment_notes(record: dict[str, Any], device: str, threads: int) -> lis
 
 
 def verify(results: Path, run_id: str, rtol: float = RTOL, atol: float = ATOL, device: Optional[str] = None,
-           progress: bool = False) -> Verification:
+           progress: bool = False, plugin_dirs: tuple[str, ...] = ()) -> Verification:
     """Execute the done run ``run_id`` of ``results`` again in a fresh folder and compare.
 
     ``device`` overrides the recorded device (a CPU rerun of a GPU record then uses the
-    tolerance).
+    tolerance).  ``plugin_dirs`` (``--plugins``) are the only plugin folders imported.
     """
     from benchmark.runner import execute, resolve_device
 
@@ -192,8 +226,10 @@ def verify(results: Path, run_id: str, rtol: float = RTOL, atol: float = ATOL, d
     if spec.run_id != rid:
         raise BenchmarkError(f"the record of run {rid} holds the spec of run {spec.run_id}; the record is corrupt, "
                              "rerun it with `python -m benchmark run --force`")
+    plugin_dirs = tuple(str(Path(d).resolve()) for d in plugin_dirs)
+    _check_method_known(spec, record, plugin_dirs)
     with tempfile.TemporaryDirectory(prefix="tldm-verify-") as tmp:
-        opts = _options(record, tmp, device, progress)
+        opts = _options(record, tmp, device, progress, plugin_dirs)
         try:
             resolved = str(resolve_device(opts.device))
         except BenchmarkError:
@@ -201,7 +237,7 @@ def verify(results: Path, run_id: str, rtol: float = RTOL, atol: float = ATOL, d
                                  "pass --device cpu to compare within the tolerance") from None
         exact = bool(record.get("options", {}).get("deterministic")) and \
             record.get("environment", {}).get("device", "cpu") == "cpu" and resolved == "cpu" and same_cpu(record)
-        notes = _environment_notes(record, resolved, spec.threads)
+        notes = _plugin_note(record, plugin_dirs) + _environment_notes(record, resolved, spec.threads)
         status = execute(spec, opts)
         rerun = RunStore(Path(tmp)).state(rid)
     if status != DONE or rerun.record is None:

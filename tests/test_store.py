@@ -6,45 +6,52 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from benchmark.artifacts import ArtifactCache
+from benchmark.spec import RunSpec
 from benchmark.store import CORRUPT, DONE, FAILED, MISSING, RunStore, atomic_write_text
+
+
+#: a real spec: a record is only its run's when its spec hashes to the folder's run id
+SPEC = RunSpec("smoke", 0, "gmm2d", {"n_target": 10}, "scratch", {}, 0).to_dict()
+RID = RunSpec.from_dict(SPEC).run_id
 
 
 def test_record_states(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.write_spec("abc", {"x": 1})
-    assert store.state("abc").status == MISSING and list(store.run_ids()) == ["abc"]
-    base = {"run_id": "abc", "spec": {"x": 1}}
-    store.write_record("abc", {**base, "status": "done", "metrics": {"m": 1.0}})
-    assert store.state("abc").status == DONE and store.done_records()[0]["metrics"] == {"m": 1.0}
-    store.write_record("abc", {**base, "status": "failed", "error": {"message": "boom"}})
-    assert store.state("abc").status == FAILED and store.state("abc").reason == "boom"
+    store.write_spec(RID, SPEC)
+    assert store.state(RID).status == MISSING and list(store.run_ids()) == [RID]
+    base = {"run_id": RID, "spec": SPEC}
+    store.write_record(RID, {**base, "status": "done", "metrics": {"m": 1.0}})
+    assert store.state(RID).status == DONE and store.done_records()[0]["metrics"] == {"m": 1.0}
+    store.write_record(RID, {**base, "status": "failed", "error": {"message": "boom"}})
+    assert store.state(RID).status == FAILED and store.state(RID).reason == "boom"
     for text in ("{", "[]", '{"status": "done"}', '{"status": "maybe"}', "null",
                  '{"status": "done", "run_id": "abc", "spec": {}}',  # no metrics
                  '{"status": "done", "run_id": "abc", "spec": {}, "metrics": null}',
                  '{"status": "done", "run_id": "abc", "spec": {}, "metrics": {"m": "high"}}',
                  '{"status": "done", "run_id": "abc", "metrics": {}}'):  # no spec
-        atomic_write_text(store.folder("abc") / "record.json", text)
-        assert store.state("abc").status == CORRUPT, text
-    assert not list(store.folder("abc").glob(".*.tmp"))
+        atomic_write_text(store.folder(RID) / "record.json", text)
+        assert store.state(RID).status == CORRUPT, text
+    assert not list(store.folder(RID).glob(".*.tmp"))
 
 
 def test_archive_moves_record_samples_and_outputs_together(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.write_spec("r1", {"x": 1})
-    store.write_record("r1", {"run_id": "r1", "spec": {"x": 1}, "status": "done", "metrics": {}})
-    folder = store.folder("r1")
+    store.write_spec(RID, SPEC)
+    store.write_record(RID, {"run_id": RID, "spec": SPEC, "status": "done", "metrics": {}})
+    folder = store.folder(RID)
     np.savez(folder / "samples.npz", samples=np.zeros(3))
     np.savez(folder / "outputs.npz", grid=np.ones(2))
-    dst = store.archive("r1", "replaced")
+    dst = store.archive(RID, "replaced")
     assert dst is not None and dst.parent == folder / "history"
     stamp = dst.name[len("record.replaced."):-len(".json")]
     assert sorted(p.name for p in (folder / "history").iterdir()) == sorted(
         [f"record.replaced.{stamp}.json", f"samples.replaced.{stamp}.npz", f"outputs.replaced.{stamp}.npz"])
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["spec.json"]
     assert json.loads(dst.read_text())["status"] == "done"
-    assert store.archive("r1", "again") is None  # nothing left to archive
+    assert store.archive(RID, "again") is None  # nothing left to archive
 
 
 def test_artifact_cache_builds_once_and_rebuilds_a_damaged_entry(tmp_path: Path) -> None:
@@ -52,7 +59,7 @@ def test_artifact_cache_builds_once_and_rebuilds_a_damaged_entry(tmp_path: Path)
 
     def build() -> dict:
         calls.append(1)
-        return {"w": np.arange(4), "n": len(calls)}
+        return {"w": torch.arange(4), "n": len(calls)}
 
     key = {"data": "k1", "arch": {"width": 8}}
     cache = ArtifactCache(tmp_path / "artifacts")

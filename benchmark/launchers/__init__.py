@@ -66,8 +66,9 @@ def launcher_options(name: str, flags: Mapping[str, Any]) -> dict[str, Any]:
     if name == "dask":
         return {"scheduler": flags.get("scheduler")}
     if name == "slurm":
-        from benchmark.launchers.slurm import SlurmOptions
+        from benchmark.launchers.slurm import SlurmOptions, check_script_value
 
+        check_script_value("--results", flags.get("results"))  # before the results folder is created
         return {"slurm": SlurmOptions(**{v: flags[k] for k, v in slurm_keys.items() if flags.get(k) is not None})}
     return {}
 

@@ -42,7 +42,7 @@ def connect(scheduler: Optional[str], jobs: int) -> Iterator["Client"]:
     if scheduler:
         try:
             client = Client(scheduler, timeout="30s")
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # unreachable, or a malformed address
             raise BenchmarkError(
                 f"cannot reach the dask scheduler at {scheduler} ({exc}); start it (dask scheduler) or omit --scheduler "
                 "for a local cluster"

@@ -15,7 +15,10 @@ job <id>``, and a pending or running one as ``queued`` / ``running`` (``sacct``)
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,20 @@ from benchmark.spec import RunSpec
 from benchmark.store import DONE, FAILED, RUNNING, RunStore
 
 CLUSTERS = ("slurm", "local")
+#: a SLURM partition name (or a comma-separated list of them)
+_PARTITION = re.compile(r"[A-Za-z0-9_.+-]+(,[A-Za-z0-9_.+-]+)*")
+
+
+def check_script_value(flag: str, value: Optional[str]) -> None:
+    """Refuse a path or name that goes into the generated batch script with a control
+    character in it: submitit shell-quotes values, but a newline ends an ``#SBATCH`` comment
+    line, and what follows it would run as a command in the script."""
+    if value is None:
+        return
+    bad = next((c for c in str(value) if not c.isprintable()), None)
+    if bad is not None:
+        raise BenchmarkError(f"{flag} {str(value)!r} holds the control character {bad!r}, which would reach the "
+                             "SLURM batch script; give a name or path without control characters")
 
 
 @dataclass(frozen=True)
@@ -59,11 +76,17 @@ class SlurmOptions:
     def __post_init__(self) -> None:
         if self.cluster not in CLUSTERS:
             raise BenchmarkError(f"--slurm-cluster {self.cluster} is unknown; choose one of {', '.join(CLUSTERS)}")
+        check_script_value("--slurm-partition", self.partition)
+        check_script_value("--slurm-folder", self.folder)
+        if self.partition is not None and not _PARTITION.fullmatch(self.partition):
+            raise BenchmarkError(f"--slurm-partition {self.partition!r} is not a partition name; give names of "
+                                 "letters, digits, '_', '-', '.' (several separated by commas), as `sinfo` lists them")
         for name in ("time_min", "gpus", "cpus", "mem_gb", "array_parallelism"):
             value = getattr(self, name)
-            if value is not None and (value < 0 or (value == 0 and name != "gpus")):
+            # not (value > 0) is also true for nan; inf is refused too
+            if value is not None and (not math.isfinite(value) or value < 0 or (value == 0 and name != "gpus")):
                 flag = {"time_min": "time", "mem_gb": "mem-gb", "array_parallelism": "array-parallelism"}.get(name, name)
-                raise BenchmarkError(f"--slurm-{flag} {value} is not allowed; give a positive number")
+                raise BenchmarkError(f"--slurm-{flag} {value} is not allowed; give a finite positive number")
 
 
 def _executor(slurm: SlurmOptions, opts: ExecOptions, jobs: int, threads: int = 1) -> Any:
@@ -73,6 +96,8 @@ def _executor(slurm: SlurmOptions, opts: ExecOptions, jobs: int, threads: int = 
         raise BenchmarkError("sbatch is not available on this machine; run from a SLURM login node, "
                              "or try the submission here with --slurm-cluster local")
     folder = Path(slurm.folder) if slurm.folder else Path(opts.results) / "slurm"
+    for flag, value in (("--results", opts.results), ("--slurm-folder", str(folder)), ("python", sys.executable)):
+        check_script_value(flag, value)
     executor = submitit.AutoExecutor(folder=folder, cluster=slurm.cluster)
     params: dict[str, Any] = {
         "name": "tldm-bench",

@@ -21,6 +21,7 @@ the records (and of the plan).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -166,7 +167,8 @@ def build_report(results: Path, out: Path, regs: Registries, planned: Optional[S
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BenchmarkError(f"cannot create the report folder {out} ({exc.strerror or exc}); pass --out DIR") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_stale_builds(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{_host()}-{os.getpid()}-", dir=out.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         summary = _build_into(tmp, results, regs, planned, paper)
@@ -176,6 +178,36 @@ def build_report(results: Path, out: Path, regs: Registries, planned: Optional[S
         raise
     summary.out = out
     return summary
+
+
+def _host() -> str:
+    import socket
+
+    return "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:40] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale_builds(out: Path) -> list[Path]:
+    """Remove the half-built ``.<out>.tmp-<host>-<pid>-*`` folders beside ``out`` whose report
+    process (on this host) is gone (killed by SIGKILL, say); a build of a live process, or of
+    another host sharing the folder, is left alone.  Returns what was removed."""
+    removed = []
+    prefix = f".{out.name}.tmp-{_host()}-"
+    for path in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        pid = path.name[len(prefix):].split("-", 1)[0] if path.name.startswith(prefix) else ""
+        if pid.isdigit() and not _pid_alive(int(pid)) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _umask() -> int:

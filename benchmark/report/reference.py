@@ -85,7 +85,13 @@ def load_reference(path: Path) -> Reference:
     except (OSError, ValueError) as exc:
         raise BenchmarkError(f"cannot read the reference {path} ({exc}); regenerate it with "
                              "`python -m benchmark reference`") from None
-    suite = rows[0]["spec"]["suite"] if rows else ""
+    try:
+        suite = rows[0]["spec"]["suite"] if rows else ""
+        for r in rows:
+            RunSpec.from_dict(r["spec"]), r["metrics"]  # noqa: B018 (what the tables read)
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        raise BenchmarkError(f"the reference {path} is not a reference file (a line lacks {exc}); regenerate it "
+                             "with `python -m benchmark reference`") from None
     return Reference(suite, rows)
 
 
@@ -95,10 +101,11 @@ def _materialise(ref: Reference, folder: Path) -> None:
 
     store = RunStore(folder)
     for r in ref.records:
-        store.folder(r["run_id"]).mkdir(parents=True, exist_ok=True)
-        store.write_spec(r["run_id"], r["spec"])
-        store.write_record(r["run_id"], {"schema_version": SCHEMA_VERSION, "run_id": r["run_id"], "status": DONE,
-                                         "spec": r["spec"], "metrics": r["metrics"]})
+        rid = RunSpec.from_dict(r["spec"]).run_id  # the folder a record counts in (RunStore.state checks it)
+        store.folder(rid).mkdir(parents=True, exist_ok=True)
+        store.write_spec(rid, r["spec"])
+        store.write_record(rid, {"schema_version": SCHEMA_VERSION, "run_id": rid, "status": DONE,
+                                 "spec": r["spec"], "metrics": r["metrics"]})
 
 
 def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:

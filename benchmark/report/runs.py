@@ -34,7 +34,7 @@ from benchmark import SCHEMA_VERSION
 from benchmark.registry import Registries
 from benchmark.report.metric_info import direction, fold_metrics, is_reference_method
 from benchmark.spec import RunSpec, canonical_json
-from benchmark.store import DONE, FAILED, MISSING, RUNNING, RunStore
+from benchmark.store import DONE, FAILED, MISSING, RUNNING, RunStore, read_regular_text
 
 NOT_RUN, STALE = "not run", "stale"
 RUN_COLUMNS = ["run_id", "suite", "task", "setting", "slug", "task_params", "method", "variant", "hparams",
@@ -85,8 +85,9 @@ def _spec_of(store: RunStore, rid: str, record: Optional[dict[str, Any]]) -> Opt
     if record is not None and isinstance(record.get("spec"), dict):
         return record["spec"]
     try:
-        return json.loads((store.folder(rid) / "spec.json").read_text())
-    except (OSError, ValueError):
+        spec = json.loads(read_regular_text(store.folder(rid) / "spec.json"))
+        return spec if RunSpec.from_dict(spec).run_id == rid else None  # a spec.json of another run: not this cell
+    except Exception:  # unreadable, not JSON, not a spec
         return None
 
 
