@@ -52,7 +52,7 @@ def mmd_to(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 def test_every_new_method_names_its_source() -> None:
     for name, source in (("dogfit", "2508.05685"), ("domain-cfg", "2207.12598"), ("deft", "2406.01781"),
-                         ("x0-guidance", "2409.15761")):
+                         ("x0-guidance", "2409.15761"), ("tiw-dsm", "2403.01189")):
         entry = REGS.methods.entry(name)
         assert source in entry.description, name
         assert source in importlib.import_module(entry.obj.__module__).__doc__, name
@@ -173,3 +173,54 @@ def test_x0_guidance_method_reuses_tgdp_classifier_stage(tmp_path: Path) -> None
     assert len(list((tmp_path / "artifacts").rglob("*"))) > 0
     x = method.sample(50, None, torch_generator(0))
     assert torch.isfinite(x).all()
+
+
+# -- TIW-DSM --------------------------------------------------------------------------------
+
+tiw = importlib.import_module("benchmark.builtin.methods.tiw_dsm")
+
+
+class _ExactTimeClassifier(torch.nn.Module):
+    """c'(x_t, t) with logit = -log h*(x_t, t): the minimiser of the balanced time-dependent loss."""
+
+    def __init__(self, cf) -> None:
+        super().__init__()
+        self.cf = cf
+
+    def log_ratio(self, x, t=None, y=None):
+        return self.cf.log_h_star(x.double(), t.double()).float()
+
+
+def test_tiw_weights_and_correction_are_h_star_and_its_gradient() -> None:
+    """With the exact c', w_t = h* = q_t/p_t and the correction is grad log h*, so the noise target
+    eps - sigma_t grad log w_t has conditional mean eps_q*(x_t) = eps_p*(x_t) - sigma_t grad log h*."""
+    cf = GMM.GMM2D(GMM.GMMParams(n_target=10, n_source=200, n_pool=200, n_test=200), 0, 0).build().closed_form
+    g = torch.Generator().manual_seed(0)
+    xt, t = torch.randn(64, 2, generator=g), 0.05 + 0.9 * torch.rand(64, generator=g)
+    log_w, grad = tiw.tiw_terms(_ExactTimeClassifier(cf), xt, t)
+    assert torch.allclose(log_w.double(), cf.log_h_star(xt.double(), t.double()), atol=1e-4)
+    assert torch.allclose(grad.double(), cf.grad_log_h_star(xt.double(), t.double()), atol=1e-3, rtol=1e-3)
+    sigma = SCHED.sigma(t)
+    eps_q = cf.target.eps(xt.double(), t.double()).float()
+    eps_p = cf.source.eps(xt.double(), t.double()).float()
+    assert torch.allclose(eps_p - sigma[:, None] * grad, eps_q, atol=1e-3)
+    # the loss: w self-normalised; uniform weights and no correction give the plain DSM loss
+    eps, pred = torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)
+    plain = (pred - eps).pow(2).mean()
+    assert torch.allclose(tiw.tiw_dsm_loss(pred, eps, sigma, torch.zeros(64), None, 50.0), plain)
+    assert torch.allclose(tiw.tiw_dsm_loss(pred, eps, sigma, torch.full((64,), 7.0), None, 50.0), plain)
+    # the weighted loss with the correction is minimised by eps - sigma grad log w (zero loss there)
+    corrected = tiw.tiw_dsm_loss(eps - sigma[:, None] * grad, eps, sigma, log_w, grad, 50.0)
+    assert float(corrected) < 1e-10
+
+
+def test_tiw_dsm_reuses_the_time_classifier_stage_of_tgdp_tclf(tmp_path: Path) -> None:
+    from benchmark.tgdp.stages import classifier_key
+    ctx = make_ctx(tmp_path, "tiw-dsm", n_target=10)
+    clf = {"clf_width": 32, "clf_depth": 2, "clf_steps": 30, "clf_batch": 128, "tclf_width": 32, "tclf_steps": 20}
+    method = fit("tiw-dsm", ctx, finetune_steps=20, **clf)
+    tclf = REGS.methods.get("tgdp-tclf").Params(**SMALL, **clf)
+    assert classifier_key(ctx, method.params.time_classifier_config(), False, True) == \
+        classifier_key(ctx, tclf.time_classifier_config(), False, True)
+    assert 0.0 < ctx.diagnostics["tiw_batch_ess_frac"] <= 1.0
+    assert torch.isfinite(method.sample(50, None, torch_generator(0))).all()
