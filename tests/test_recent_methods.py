@@ -52,7 +52,7 @@ def mmd_to(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 def test_every_new_method_names_its_source() -> None:
     for name, source in (("dogfit", "2508.05685"), ("domain-cfg", "2207.12598"), ("deft", "2406.01781"),
-                         ("x0-guidance", "2409.15761"), ("tiw-dsm", "2403.01189")):
+                         ("x0-guidance", "2409.15761"), ("tiw-dsm", "2403.01189"), ("difffit", "2304.06648")):
         entry = REGS.methods.entry(name)
         assert source in entry.description, name
         assert source in importlib.import_module(entry.obj.__module__).__doc__, name
@@ -224,3 +224,37 @@ def test_tiw_dsm_reuses_the_time_classifier_stage_of_tgdp_tclf(tmp_path: Path) -
         classifier_key(ctx, tclf.time_classifier_config(), False, True)
     assert 0.0 < ctx.diagnostics["tiw_batch_ess_frac"] <= 1.0
     assert torch.isfinite(method.sample(50, None, torch_generator(0))).all()
+
+
+# -- DiffFit ----------------------------------------------------------------------------------
+
+difffit = importlib.import_module("benchmark.builtin.methods.difffit")
+
+
+def test_difffit_trains_only_biases_norms_and_channel_scales(tmp_path: Path) -> None:
+    """The merged model differs from the source model only by per-row scales of each weight and by
+    its biases; on the ECG U-Net the GroupNorm affines are among the trained parameters."""
+    from benchmark.diffusion.unet1d import UNet1d
+
+    unet = UNet1d((2, 16), base=8, levels=2)
+    trained = difffit.difffit_parameters(unet)
+    norm_params = {id(p) for m in unet.modules() if isinstance(m, torch.nn.GroupNorm) for p in m.parameters()}
+    assert norm_params <= {id(p) for p in trained}
+    ctx = make_ctx(tmp_path, "difffit", n_target=10)
+    method = fit("difffit", ctx, finetune_steps=50)
+    src = REGS.methods.get("source-only")
+    source = src(src.Params(**SMALL))
+    source.fit(ctx)
+    before, after = source.model.state_dict(), method.model.state_dict()
+    assert before.keys() == after.keys()  # the scales are merged away
+    assert ctx.diagnostics["trainable_params"] < 0.1 * sum(v.numel() for v in before.values())
+    moved = 0
+    for k, w0 in before.items():
+        w1 = after[k]
+        if k.endswith("weight") and w0.dim() > 1:
+            ratio = (w1 / w0).flatten(1)  # one scale per output row
+            assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-4, atol=1e-5), k
+            moved += int(not torch.allclose(ratio, torch.ones_like(ratio)))
+    assert moved > 0 and any(not torch.equal(before[k], after[k]) for k in before if k.endswith("bias"))
+    x, t = ctx.data.test_x[:8], torch.full((8,), 0.3)
+    assert not torch.allclose(method.model(x, t, None), source.model(x, t, None))
