@@ -162,6 +162,15 @@ def test_x0_guidance_is_exact_at_low_noise_and_shows_the_jensen_gap() -> None:
     assert diag["grad_norm_ratio_t0.5"] >= 3.0, diag
 
 
+def test_x0_guidance_is_off_above_t_max() -> None:
+    grad = x0g.x0_guidance(lambda x, t: 0.5 * x, lambda x0: -(x0 - 1.0).pow(2).sum(1), t_max=0.5)
+    x, t = torch.randn(4, 2), torch.tensor([0.1, 0.6, 0.5, 0.9])
+    g = grad(x, t, None)
+    assert torch.equal(g[1], torch.zeros(2)) and torch.equal(g[3], torch.zeros(2))
+    full = x0g.x0_guidance(lambda x, t: 0.5 * x, lambda x0: -(x0 - 1.0).pow(2).sum(1))(x, t, None)
+    assert torch.allclose(g[0::2], full[0::2]) and not torch.equal(full[1], torch.zeros(2))
+
+
 def test_x0_guidance_method_reuses_tgdp_classifier_stage(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, "x0-guidance", n_target=10)
     clf = {"clf_width": 32, "clf_depth": 2, "clf_steps": 30, "clf_batch": 128}
