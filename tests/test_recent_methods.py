@@ -33,9 +33,12 @@ SCHED = VPSchedule()
 def make_ctx(tmp_path: Path, method: str, n_target: int = 100, n_source: int = 2000) -> FitContext:
     task = GMM.GMM2D(GMM.GMMParams(n_target=n_target, n_source=n_source, n_pool=4000, n_test=2000), 0, 0)
     spec = RunSpec("test", 0, "gmm2d", {"n_target": n_target}, method, {}, 0)
-    return FitContext(spec=spec, data=task.build(), task=task, cache=ArtifactCache(tmp_path / "artifacts"),
-                      device=torch.device("cpu"), seed=lambda *a: derive_seed(0, *map(str, a)),
-                      log=logging.getLogger("test"))
+    data = task.build()
+    ctx = FitContext(spec=spec, data=data.train_view(frozenset()), cache=ArtifactCache(tmp_path / "artifacts"),
+                     device=torch.device("cpu"), seed=lambda *a: derive_seed(0, *map(str, a)),
+                     log=logging.getLogger("test"))
+    ctx.heldout = data  # the test's own evaluation data (held-out folds, closed forms); never given to a method
+    return ctx
 
 
 def fit(name: str, ctx: FitContext, **hparams):
@@ -98,7 +101,7 @@ def test_domain_batches_oversample_the_target_and_drop_tokens() -> None:
 
 def test_domain_cfg_starts_at_the_source_model_and_its_target_token_moves_to_q(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, "domain-cfg")
-    d = ctx.data
+    d = ctx.heldout
     method = fit("domain-cfg", ctx, finetune_steps=300, finetune_lr=1e-3, w=1.0)
     ref = d.test_x[:1000]
     src = REGS.methods.get("source-only")
@@ -122,7 +125,7 @@ def test_deft_residual_recovers_grad_log_h_star_with_the_exact_source_score(tmp_
     0.2, 0.5; measured 0.96, 0.98, 0.97) at about the right size (norm ratio within [0.7, 1.6];
     measured 0.97, 0.99, 1.4)."""
     ctx = make_ctx(tmp_path, "deft")
-    d, cf = ctx.data, ctx.data.closed_form
+    d, cf = ctx.heldout, ctx.heldout.closed_form
     torch.manual_seed(0)
     res = deft.residual_net("vector", (2,), 64, 3)
     deft.train_residual(res, lambda x, t: cf.source.eps(x.double(), t.double()).float(), d.oracle_x, 800, 256,
@@ -137,7 +140,7 @@ def test_deft_residual_recovers_grad_log_h_star_with_the_exact_source_score(tmp_
 def test_deft_method_samples_from_source_plus_residual(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, "deft", n_target=10)
     method = fit("deft", ctx, guid_width=32, guid_depth=2, guid_steps=30, guid_batch=64)
-    x, t = ctx.data.test_x[:8], torch.full((8,), 0.4)
+    x, t = ctx.heldout.test_x[:8], torch.full((8,), 0.4)
     assert torch.allclose(method.eps(x, t, None), method.model(x, t, None) + method.residual(x, t))
     assert torch.allclose(method.grad_log_h_hat(x, t), -method.residual(x, t) / SCHED.sigma(t).view(-1, 1))
     assert torch.isfinite(method.sample(50, None, torch_generator(0))).all()
@@ -265,5 +268,5 @@ def test_difffit_trains_only_biases_norms_and_channel_scales(tmp_path: Path) -> 
             assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-4, atol=1e-5), k
             moved += int(not torch.allclose(ratio, torch.ones_like(ratio)))
     assert moved > 0 and any(not torch.equal(before[k], after[k]) for k in before if k.endswith("bias"))
-    x, t = ctx.data.test_x[:8], torch.full((8,), 0.3)
+    x, t = ctx.heldout.test_x[:8], torch.full((8,), 0.3)
     assert not torch.allclose(method.model(x, t, None), source.model(x, t, None))
