@@ -140,6 +140,9 @@ TGDP_METHODS = ("tgdp", "tgdp-cycle", "tgdp-consistency", "tgdp-reg", "tgdp-cond
 #: estimators of h* that are ours, not the paper's (issue 10): resampled logistic, time-dependent classifier
 NEW_ESTIMATORS = ("tgdp-lr", "tgdp-cond-lr", "tgdp-tclf")
 GMM_METHODS = GMM_BASELINES + COND_BASELINES + TGDP_METHODS + NEW_ESTIMATORS
+#: the training-light methods published since TGDP (issue 27), in ``extended`` only: the committed
+#: quick reference does not move.  Sources in each method's file (``list methods`` shows them).
+RECENT_METHODS = ("dogfit", "domain-cfg", "deft", "tiw-dsm", "x0-guidance", "difffit")
 
 # -- ECG: ecg-synth (offline) and PTB-XL -> ICBEB2018 ------------------------------------------
 
@@ -221,6 +224,18 @@ def extended_variants(budget: Budget) -> list[Cell]:
     return cells
 
 
+def recent_methods_cells() -> list[Cell]:
+    """The issue-27 methods on gmm2d (3 seeds) and ecg-synth (n_target 50/200, 1 seed) at the quick
+    budgets, so their runs sit beside quick's finetune and tgdp rows (same data, seeds, source model).
+    difffit trains at its own rate (10x full finetuning, as LoRA's exception)."""
+    return [
+        Cell("gmm2d", RECENT_METHODS, (10, 100, 1000), (0, 1, 2),
+             hparams=QUICK_GMM.hparams(difffit={"finetune_lr": 1e-3})),
+        Cell("ecg-synth", RECENT_METHODS, (50, 200), (0,),
+             hparams=QUICK_ECG.hparams(difffit={"finetune_lr": 2e-3})),
+    ]
+
+
 def regularisation_ablation(budget: Budget) -> list[Cell]:
     """eta in {0, 0.1, 1} for each regulariser alone (tgdp-cycle, tgdp-consistency)."""
     cells = []
@@ -260,6 +275,7 @@ def extended() -> Suite:
     cells += [exact_ratio_logistic_variant(highdim_budget(d), "gmm-highdim", {"dim": d}) for d in (8, 32)]
     cells += regularisation_ablation(QUICK_GMM)
     cells += extended_variants(QUICK_GMM)
+    cells += recent_methods_cells()
     return Suite("extended", "high dimension, noisy source, regularisation ablation, estimator variants", tuple(cells))
 
 
