@@ -1,6 +1,6 @@
 """Compare the records of two executions of the same runs (used by gpu_check.sh).
 
-    python scripts/compare_runs.py FIRST SECOND [--cpu CPU_RESULTS]
+    python scripts/compare_runs.py FIRST SECOND [--cpu CPU_RESULTS] [--match-spec]
 
 FIRST and SECOND are results folders of the same suite (e.g. two ``--device cuda
 --deterministic`` executions): every run must be done in both, with bit-identical metrics.
@@ -9,6 +9,11 @@ kernels round differently, so the trained models and metrics differ), and the fi
 sample seconds of both devices are summed.  The last line is the verdict: ``GPU check: PASS``
 with ``--cpu`` (the form gpu_check.sh prints), else ``same records: PASS`` (e.g. two CPU
 executions of ``run --all``).  Exit status 0 when FIRST and SECOND agree.
+
+``--match-spec`` pairs runs by what they compute (the spec without its provenance: suite
+name and variant label) instead of by run id, so that records made before and after a
+change of the run-id definition can be compared; either side may then also be a reference
+file (``results/reference/quick.jsonl``: one record per line, all done).
 """
 
 from __future__ import annotations
@@ -22,7 +27,25 @@ from pathlib import Path
 from typing import Any
 
 
-def load(results: Path) -> dict[str, dict[str, Any]]:
+PROVENANCE = ("suite", "variant")
+
+
+def identity(spec: dict[str, Any]) -> str:
+    """The spec's identity as canonical JSON (what is computed; threads = 1 left out)."""
+    core = {k: v for k, v in spec.items() if k not in PROVENANCE and not (k == "threads" and v == 1)}
+    return json.dumps(core, sort_keys=True, separators=(",", ":"))
+
+
+def load(results: Path, match_spec: bool = False) -> dict[str, dict[str, Any]]:
+    if results.suffix == ".jsonl":
+        rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+        recs = {r["run_id"]: {"status": "done", "environment": {"device": "reference file"}, **r} for r in rows}
+    else:
+        recs = _load_folder(results)
+    return {identity(r.get("spec", {})) if match_spec else rid: r for rid, r in recs.items()}
+
+
+def _load_folder(results: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(Path(results).glob("runs/*/record.json")):
         try:
@@ -52,8 +75,9 @@ def main() -> int:
     p.add_argument("first", type=Path)
     p.add_argument("second", type=Path)
     p.add_argument("--cpu", type=Path, default=None)
+    p.add_argument("--match-spec", action="store_true", help="pair runs by their spec, not their run id")
     args = p.parse_args()
-    a, b = load(args.first), load(args.second)
+    a, b = load(args.first, args.match_spec), load(args.second, args.match_spec)
     ok = True
     for name, recs in (("first", a), ("second", b)):
         failed = {rid: r for rid, r in recs.items() if r.get("status") != "done"}
@@ -71,10 +95,10 @@ def main() -> int:
     for rid in [r for r in common if r not in same][:10]:
         ma, mb = a[rid].get("metrics", {}), b[rid].get("metrics", {})
         worst = max((rel_diff(ma[k], mb[k]), k) for k in set(ma) & set(mb)) if set(ma) & set(mb) else (math.nan, "-")
-        print(f"  differs: {rid[:8]} {label(a[rid])}: max relative difference {worst[0]:.3g} ({worst[1]})")
+        print(f"  differs: {a[rid].get('run_id', rid)[:8]} {label(a[rid])}: max relative difference {worst[0]:.3g} ({worst[1]})")
     ok &= len(same) == len(common) == len(a) == len(b)
     if args.cpu is not None:
-        c = load(args.cpu)
+        c = load(args.cpu, args.match_spec)
         both = [rid for rid in sorted(set(a) & set(c)) if a[rid].get("status") == c[rid].get("status") == "done"]
         diffs = [rel_diff(a[rid]["metrics"][k], c[rid]["metrics"][k]) for rid in both
                  for k in set(a[rid]["metrics"]) & set(c[rid]["metrics"])]

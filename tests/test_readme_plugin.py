@@ -51,3 +51,6 @@ def test_readme_example_runs_end_to_end(tmp_path: Path) -> None:
     assert rec["options"]["plugin_dirs"] == [str(plugins.resolve())]
     assert any(s.startswith("source/") for s in rec["stages"]["built"])
     assert "head-finetune" in proc.stdout  # the status table names it
+
+    check = run_cli("check", "--plugins", plugins)  # the README's last step: the method contract
+    assert check.returncode == 0 and check.stdout.splitlines()[0] == "method head-finetune: ok", check.stdout
