@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import torch
 from torch import nn
@@ -18,14 +18,17 @@ from benchmark.diffusion.samplers import sample
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.seeding import derive_seed, seed_everything, torch_generator
 from benchmark.spec import short_hash
+from benchmark.stage_configs import log_uniform, tunable
 
 
 @dataclass(frozen=True)
 class DenoiserParams:
-    """The denoiser and its source training; defaults follow the paper's reproduction
-    (a 4x512 SiLU MLP, Adam lr 1e-4, batch 4096, 500 source epochs, 25-step DPM-Solver-2).
-    For ECG tasks ``width`` is the U-Net's base channels and ``depth`` its levels."""
+    """The denoiser and its source training (the ``denoiser`` budget block); defaults follow the
+    paper's reproduction (a 4x512 SiLU MLP, Adam lr 1e-4, batch 4096, 500 source epochs, 25-step
+    DPM-Solver-2).  For ECG tasks ``width`` is the U-Net's base channels and ``depth`` its levels.
+    The shared source model is a given pretrained model: none of these fields is tuned."""
 
+    BLOCKS: ClassVar[tuple[str, ...]] = ("denoiser",)
     width: int = 512
     depth: int = 4
     lr: float = 1e-4
@@ -58,16 +61,18 @@ class DenoiserParams:
 class ScratchParams(DenoiserParams):
     """Training from a random init on the n target samples (``scratch``, ``scratch-cond``)."""
 
+    BLOCKS: ClassVar[tuple[str, ...]] = ("scratch",)
     steps: int = 2000
-    scratch_lr: float = 1e-3
+    scratch_lr: float = tunable(1e-3, log_uniform(1e-4, 1e-2))
 
 
 @dataclass(frozen=True)
 class FinetuneParams(DenoiserParams):
     """Denoiser parameters plus the finetuning budget on the target samples."""
 
+    BLOCKS: ClassVar[tuple[str, ...]] = ("finetune",)
     finetune_steps: int = 1000
-    finetune_lr: float = 1e-4
+    finetune_lr: float = tunable(1e-4, log_uniform(1e-5, 1e-2))
 
 
 def stage_seed(ctx: FitContext, stage: str, key: dict[str, Any]) -> int:

@@ -13,6 +13,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.params import params_to_dict, resolve_params
 from benchmark.registry import Registries
 from benchmark.spec import Cell, RunSpec, Suite, canonical_json
+from benchmark.stage_configs import declared_blocks
 
 
 def select(
@@ -63,9 +64,20 @@ def check_seed(value: object, what: str) -> int:
     return value
 
 
-def _merged_overrides(method: str, keys: set[str], layers: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+def _merged_overrides(method: str, keys: set[str], layers: Iterable[Mapping[str, Mapping[str, Any]]],
+                      blocks: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A method's hyper-parameters from layers of overrides, in order: the budget blocks it
+    declares (``"@block"`` keys, :func:`benchmark.stage_configs.declared_blocks`), the keys under
+    ``"*"`` that it has (a user's ``--set '*.key=...'``), then those under its own name."""
     out: dict[str, Any] = {}
     for layer in layers:
+        for name, values in layer.items():
+            if name.startswith("@") and name[1:] in blocks:
+                missing = sorted(set(values) - keys)
+                if missing:
+                    raise BenchmarkError(f"method {method} declares the {name[1:]} block but has no field "
+                                         f"{missing[0]}; add the field to its Params or drop the block from BLOCKS")
+                out.update(values)
         out.update({k: v for k, v in layer.get("*", {}).items() if k in keys})
         out.update(layer.get(method, {}))
     return out
@@ -104,7 +116,7 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
 
                 keys = {f.name for f in dataclasses.fields(method_cls.Params)}
                 used_star_keys |= keys & set(overrides.get("*", {}))
-                hp = _merged_overrides(name, keys, (cell.hparams, overrides))
+                hp = _merged_overrides(name, keys, (cell.hparams, overrides), declared_blocks(method_cls.Params))
                 hparams = params_to_dict(resolve_params(method_cls.Params, hp, owner=name))
                 for trial in cell.seeds:
                     spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial),

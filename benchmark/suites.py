@@ -4,7 +4,8 @@ Each suite states its hyper-parameters as one :class:`Budget` per task family, w
 in full (the paper scale included, not implied by dataclass defaults).  A budget has one
 block per stage kind, and per-method exceptions are listed by name in ``methods``, so a
 value that one method must not share (LoRA's learning rate, say) is visible here.  A block
-key reaches every method whose parameters have a field of that name.
+reaches the methods whose Params declare it (``BLOCKS``, :mod:`benchmark.stage_configs`),
+never a method that merely has a field of the same name.
 
 ``python -m benchmark list suites --resolved NAME`` prints what every run of a suite
 resolves to, and ``tests/golden/resolved_<suite>.json`` pins it: any change to what a
@@ -20,6 +21,7 @@ from typing import Any, Mapping
 
 from benchmark.registry import register_suite
 from benchmark.spec import Cell, Suite
+from benchmark.stage_configs import BLOCK_NAMES
 
 
 @dataclass(frozen=True)
@@ -41,20 +43,25 @@ class Budget:
     finetune: Mapping[str, Any] = field(default_factory=dict)
     scratch: Mapping[str, Any] = field(default_factory=dict)
     classifier: Mapping[str, Any] = field(default_factory=dict)
+    time_classifier: Mapping[str, Any] = field(default_factory=dict)
     guidance: Mapping[str, Any] = field(default_factory=dict)
+    guided_sampling: Mapping[str, Any] = field(default_factory=dict)
     methods: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def hparams(self, **method_overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        """The ``Cell.hparams`` of this budget: the blocks under ``"*"``, then the exceptions
-        (and ``method_overrides``, keyed by method name with ``-`` written as ``_``)."""
-        blocks = (self.denoiser, self.finetune, self.scratch, self.classifier, self.guidance)
-        star: dict[str, Any] = {}
-        for block in blocks:
-            clash = set(star) & set(block)
-            if clash:
+        """The ``Cell.hparams`` of this budget: one ``"@block"`` entry per non-empty block (it
+        reaches the methods declaring the block), then the exceptions (and ``method_overrides``,
+        keyed by method name with ``-`` written as ``_``)."""
+        out: dict[str, dict[str, Any]] = {}
+        seen: set[str] = set()
+        for name in BLOCK_NAMES:
+            block = dict(getattr(self, name))
+            clash = seen & set(block)
+            if clash:  # a method declaring both blocks would take the later value without a word
                 raise ValueError(f"budget key {sorted(clash)[0]!r} is in two blocks")
-            star.update(block)
-        out: dict[str, dict[str, Any]] = {"*": star}
+            seen |= set(block)
+            if block:
+                out["@" + name] = block
         for method, values in self.methods.items():
             out[method] = dict(values)
         for key, values in method_overrides.items():
@@ -82,13 +89,13 @@ QUICK_GMM = Budget(
               "sampler": "dpm2", "sample_steps": 25},
     finetune={"finetune_steps": 600, "finetune_lr": 2e-4},
     scratch={"steps": 1000, "scratch_lr": 1e-3},
-    classifier={"clf_width": 64, "clf_depth": 2, "clf_steps": 600, "clf_lr": 1e-3, "clf_batch": 256,
-                # the time-dependent classifier c'(x_t, t) (tgdp-tclf, the cycle regulariser): sized like h_psi
-                "tclf_width": 128, "tclf_depth": 3, "tclf_steps": 800, "tclf_lr": 2e-3, "tclf_batch": 256},
-    guidance={"guid_width": 128, "guid_depth": 3, "guid_steps": 800, "guid_lr": 2e-3, "guid_batch": 256,
-              # one grad log h per DPM-Solver-2 step, extrapolated to the step's start (ours, issue 11):
-              # guided sampling 2.1-2.3x unguided instead of 3.3-3.5x (docs/measured.md); second order kept
-              "lagged_guidance": True},
+    classifier={"clf_width": 64, "clf_depth": 2, "clf_steps": 600, "clf_lr": 1e-3, "clf_batch": 256},
+    # the time-dependent classifier c'(x_t, t) (tgdp-tclf, tiw-dsm, the cycle regulariser): sized like h_psi
+    time_classifier={"tclf_width": 128, "tclf_depth": 3, "tclf_steps": 800, "tclf_lr": 2e-3, "tclf_batch": 256},
+    guidance={"guid_width": 128, "guid_depth": 3, "guid_steps": 800, "guid_lr": 2e-3, "guid_batch": 256},
+    # one grad log h per DPM-Solver-2 step, extrapolated to the step's start (ours, issue 11):
+    # guided sampling 2.1-2.3x unguided instead of 3.3-3.5x (docs/measured.md); second order kept
+    guided_sampling={"lagged_guidance": True},
     methods={"lora": {"finetune_lr": 1e-3}},  # LoRA's own rate, not the full-finetune 2e-4
 )
 

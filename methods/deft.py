@@ -36,15 +36,13 @@ from benchmark.diffusion.training import batch_with_replacement, optimise
 from benchmark.diffusion.unet1d import UNet1d
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
+from benchmark.tgdp.stages import GuidanceNetFields
 
 
 @dataclass(frozen=True)
-class DEFTParams(DenoiserParams):
-    guid_width: int = 256
-    guid_depth: int = 3
-    guid_steps: int = 2000
-    guid_lr: float = 1e-3
-    guid_batch: int = 512
+class DEFTParams(DenoiserParams, GuidanceNetFields):
+    """The residual network is sized and trained as TGDP's guidance network (the ``guidance``
+    block's guid_* fields), so ratio-based and direct guidance compare at one size."""
 
 
 def residual_net(kind: str, shape: tuple[int, ...], width: int, depth: int) -> nn.Module:

@@ -28,13 +28,14 @@ from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, source_de
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.registry import register_method
 from benchmark.seeding import torch_generator
+from benchmark.stage_configs import log_uniform, tunable
 
 NORMS = (nn.GroupNorm, nn.LayerNorm, nn.BatchNorm1d)
 
 
 @dataclass(frozen=True)
 class DiffFitParams(FinetuneParams):
-    finetune_lr: float = 1e-3
+    finetune_lr: float = tunable(1e-3, log_uniform(1e-4, 1e-2))
     scales: bool = True
 
 

@@ -38,11 +38,12 @@ from benchmark.diffusion.training import batch_index, optimise
 from benchmark.params import bounds
 from benchmark.registry import register_method
 from benchmark.seeding import torch_generator
+from benchmark.stage_configs import tunable, uniform
 
 
 @dataclass(frozen=True)
 class DogFitParams(FinetuneParams):
-    w: float = 1.5
+    w: float = tunable(1.5, uniform(1.0, 4.0), ge=0)
     dogfit_ema: float = field(default=0.999, metadata=bounds(ge=0, le=1))
     late_start: int = 0
     cutoff: float = field(default=1.0, metadata=bounds(gt=0, le=1))

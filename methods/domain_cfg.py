@@ -32,13 +32,14 @@ from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import optimise
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
+from benchmark.stage_configs import tunable, uniform
 
 SOURCE, TARGET, NULL = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class DomainCFGParams(FinetuneParams):
-    w: float = 1.5
+    w: float = tunable(1.5, uniform(1.0, 4.0), ge=0)
     null_prob: float = 0.1
     target_frac: float = 0.5
     mode: Literal["finetune", "retrain"] = "finetune"

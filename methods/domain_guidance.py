@@ -14,11 +14,12 @@ import torch
 from benchmark.api import FitContext
 from benchmark.registry import register_method
 from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned_denoiser, source_denoiser
+from benchmark.stage_configs import tunable, uniform
 
 
 @dataclass(frozen=True)
 class DomainGuidanceParams(FinetuneParams):
-    w: float = 1.5
+    w: float = tunable(1.5, uniform(1.0, 4.0), ge=0)
 
 
 @register_method("domain-guidance", "eps_src + w (eps_finetuned - eps_src), reusing the finetune stage")

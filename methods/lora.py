@@ -6,6 +6,7 @@ adapters are merged into the weights before sampling.  See benchmark.diffusion.l
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 from benchmark.api import FitContext
 from benchmark.diffusion.lora import apply_lora, merge_lora
@@ -13,14 +14,16 @@ from benchmark.diffusion.training import fit_denoiser
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
 from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.stage_configs import choice, log_uniform, tunable
 
 
 @dataclass(frozen=True)
 class LoRAParams(DenoiserParams):
-    rank: int = 4
+    BLOCKS: ClassVar[tuple[str, ...]] = ("finetune",)  # its own finetune_* fields take the finetune block
+    rank: int = tunable(4, choice(2, 4, 8, 16))
     alpha: float = 4.0
     finetune_steps: int = 1000
-    finetune_lr: float = 1e-3
+    finetune_lr: float = tunable(1e-3, log_uniform(1e-4, 1e-2))
 
 
 @register_method("lora", "LoRA adapters on the source model, only the adapters train")

@@ -42,30 +42,21 @@ from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, optimise
 from benchmark.registry import register_method
 from benchmark.seeding import torch_generator
-from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier
-from benchmark.tgdp.stages import ClassifierFields, domain_classifier
+from benchmark.tgdp.classifier import DomainClassifier
+from benchmark.stage_configs import TIME_CLASSIFIER, fill_inherited
+from benchmark.tgdp.stages import ClassifierFields, TimeClassifierFields, domain_classifier
 
 
 @dataclass(frozen=True)
-class TIWDSMParams(FinetuneParams, ClassifierFields):
+class TIWDSMParams(FinetuneParams, ClassifierFields, TimeClassifierFields):
+    """Its c'(x_t, t) is configured as tgdp-tclf's (the same saved fields), so the stage is shared."""
+
     weight_clip: float = 50.0
     correction: bool = True
-    tclf_width: Optional[int] = None
-    tclf_depth: Optional[int] = None
-    tclf_steps: Optional[int] = None
-    tclf_lr: Optional[float] = None
-    tclf_batch: Optional[int] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("width", "depth", "steps", "lr", "batch"):  # as TGDPParams: unset takes the clf_* value
-            if getattr(self, f"tclf_{name}") is None:
-                object.__setattr__(self, f"tclf_{name}", getattr(self, f"clf_{name}"))
-
-    def time_classifier_config(self) -> ClassifierConfig:
-        """The same configuration as TGDPParams.time_classifier_config, so the stage is shared."""
-        return ClassifierConfig(self.tclf_width, self.tclf_depth, self.tclf_steps, self.tclf_lr, self.tclf_batch,
-                                self.clf_weight_decay, self.classifier_loss)
+        fill_inherited(self, TIME_CLASSIFIER)  # as TGDPParams: unset tclf_* take the clf_* value
 
 
 def tiw_terms(clf: DomainClassifier, xt: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,13 +38,14 @@ from benchmark.diffusion.schedule import VPSchedule
 from benchmark.params import bounds
 from benchmark.registry import register_method
 from benchmark.tgdp.stages import ClassifierFields, domain_classifier
+from benchmark.stage_configs import tunable, uniform
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class X0GuidanceParams(DenoiserParams, ClassifierFields):
-    gamma: float = 1.0
+    gamma: float = tunable(1.0, uniform(0.25, 4.0), ge=0)
     t_max: float = field(default=0.5, metadata=bounds(gt=0, le=1))
 
 

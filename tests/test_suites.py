@@ -46,6 +46,34 @@ def test_lora_keeps_its_own_learning_rate_in_every_gmm_suite() -> None:
     assert json.loads(finetune)["finetune_lr"] == QUICK_GMM.finetune["finetune_lr"]
 
 
+def test_a_budget_block_reaches_only_the_methods_that_declare_it() -> None:
+    """A plugin method with a field named like a budget key (finetune_lr) but without the
+    finetune block keeps its own default; declaring a block without its fields is an error."""
+    import dataclasses
+
+    from benchmark.denoiser_methods import DenoiserParams
+    from benchmark.errors import BenchmarkError
+    from benchmark.planner import _merged_overrides
+    from benchmark.stage_configs import declared_blocks
+
+    @dataclasses.dataclass(frozen=True)
+    class Homonym(DenoiserParams):
+        finetune_lr: float = 0.5  # same name as the finetune block's key, another meaning
+
+    hp = QUICK_GMM.hparams()
+    keys = {f.name for f in dataclasses.fields(Homonym)}
+    got = _merged_overrides("homonym", keys, (hp,), declared_blocks(Homonym))
+    assert "finetune_lr" not in got and got["width"] == QUICK_GMM.denoiser["width"]
+    assert declared_blocks(Homonym) == {"denoiser"}
+
+    @dataclasses.dataclass(frozen=True)
+    class Liar(DenoiserParams):
+        BLOCKS = ("finetune",)
+
+    with pytest.raises(BenchmarkError, match="declares the finetune block but has no field finetune_"):
+        _merged_overrides("liar", {f.name for f in dataclasses.fields(Liar)}, (hp,), declared_blocks(Liar))
+
+
 def test_budget_blocks_may_not_share_a_key() -> None:
     with pytest.raises(ValueError, match="in two blocks"):
         Budget(denoiser={"lr": 1e-3}, finetune={"lr": 2e-3}).hparams()

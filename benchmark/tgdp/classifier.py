@@ -34,8 +34,7 @@ is replaced by source samples resampled with replacement in proportion to given 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -46,27 +45,7 @@ from benchmark.diffusion.nets import make_scalar_net
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, batch_with_replacement, optimise
 
-ClassifierLoss = Literal["balanced", "pooled", "pooled-uncorrected"]
-
-
-@dataclass(frozen=True)
-class ClassifierConfig:
-    width: int = 256
-    depth: int = 3
-    steps: int = 2000
-    lr: float = 1e-3
-    batch: int = 512
-    weight_decay: float = 1e-4
-    loss: ClassifierLoss = "balanced"
-    input_noise: float = 0.0
-    val_frac: float = 0.0
-    val_every: int = 50
-
-    def __post_init__(self) -> None:
-        if self.input_noise < 0:
-            raise ValueError(f"classifier input_noise={self.input_noise!r} must be >= 0")
-        if not 0.0 <= self.val_frac < 1.0:
-            raise ValueError(f"classifier val_frac={self.val_frac!r} must be in [0, 1)")
+from benchmark.stage_configs import ClassifierConfig, ClassifierLoss  # noqa: F401 (defined once there)
 
 
 class DomainClassifier(nn.Module):

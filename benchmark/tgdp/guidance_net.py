@@ -30,8 +30,7 @@ so it is on the scale of the noise-prediction loss).  L = L_guid + eta_1 L_cycle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -44,20 +43,7 @@ from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import batch_index, batch_with_replacement, optimise
 from benchmark.tgdp.classifier import DomainClassifier
 
-GuidanceLoss = Literal["l2", "log", "logistic-resampled"]
-GUIDANCE_LOSSES: tuple[str, ...] = ("l2", "log", "logistic-resampled")
-
-
-@dataclass(frozen=True)
-class GuidanceConfig:
-    width: int = 256
-    depth: int = 3
-    steps: int = 2000
-    lr: float = 1e-3
-    batch: int = 512
-    guidance_loss: GuidanceLoss = "l2"
-    eta_cycle: float = 0.0
-    eta_consistency: float = 0.0
+from benchmark.stage_configs import GUIDANCE_LOSSES, GuidanceConfig, GuidanceLoss  # noqa: F401 (defined once there)
 
 
 class GuidanceNet(nn.Module):

@@ -1,14 +1,16 @@
 """Cached TGDP stages: the domain classifier, the time-dependent classifier and the
 guidance network, each keyed by everything it depends on and seeded from that key.
 
-Hyper-parameters shared by every TGDP method (:class:`TGDPParams`):
+Hyper-parameters shared by every TGDP method (:class:`TGDPParams`), each stage's fields
+generated from its one config in :mod:`benchmark.stage_configs`:
 ``clf_*`` the time-free domain classifier c(x) (``clf_input_noise``, ``clf_val_frac``:
 regularisation, off by default); ``tclf_*`` the time-dependent classifier c'(x_t, t)
 (the cycle regulariser's target and tgdp-tclf's guidance), with its own size and budget
 (each unset field takes the ``clf_*`` value, resolved at construction so the record holds
 the number: the cycle regulariser's c' used the c(x) configuration before these existed);
 ``guid_*`` the guidance network; ``guidance_loss`` its estimator (``l2`` | ``log`` |
-``logistic-resampled``, see :mod:`benchmark.tgdp.guidance_net`).
+``logistic-resampled``, see :mod:`benchmark.tgdp.guidance_net`); ``gamma`` and
+``lagged_guidance`` how guided samples are drawn.
 
 ``ratio_target`` is the older name of the ``l2``/``log`` choice, kept so existing suites and
 command lines resolve: ``ratio_target=ratio`` means ``guidance_loss=l2`` and
@@ -20,67 +22,50 @@ both with different meanings is an error.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import torch
 
 from benchmark.api import FitContext
 from benchmark.denoiser_methods import DenoiserParams, source_denoiser, source_key, stage_seed
 from benchmark.seeding import seed_everything, torch_generator
+from benchmark.stage_configs import (CLASSIFIER, GUIDANCE, GUIDANCE_NET, TIME_CLASSIFIER, fill_inherited, flat_fields, tunable,
+                                     uniform)
 from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier, build_classifier, train_classifier
-from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceLoss, GuidanceNet, build_guidance, train_guidance
+from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceNet, build_guidance, train_guidance
 
 RATIO_TARGET_ALIAS = {"ratio": "l2", "log": "log"}
 
 
-@dataclass(frozen=True)
-class ClassifierFields:
-    """Hyper-parameters of the domain classifier (mixed into method Params)."""
-
-    clf_width: int = 256
-    clf_depth: int = 3
-    clf_steps: int = 2000
-    clf_lr: float = 1e-3
-    clf_batch: int = 512
-    clf_weight_decay: float = 1e-4
-    classifier_loss: Literal["balanced", "pooled", "pooled-uncorrected"] = "balanced"
-    clf_input_noise: float = 0.0
-    clf_val_frac: float = 0.0
-
-    def classifier_config(self) -> ClassifierConfig:
-        return ClassifierConfig(self.clf_width, self.clf_depth, self.clf_steps, self.clf_lr, self.clf_batch,
-                                self.clf_weight_decay, self.classifier_loss, input_noise=self.clf_input_noise,
-                                val_frac=self.clf_val_frac)
+#: the saved fields of each stage, generated from its config (benchmark.stage_configs)
+ClassifierFields = flat_fields(CLASSIFIER, "ClassifierFields")
+TimeClassifierFields = flat_fields(TIME_CLASSIFIER, "TimeClassifierFields", optional=True)
+GuidanceFields = flat_fields(GUIDANCE, "GuidanceFields")
+#: the guidance network's size and budget alone (a network of that size with another objective: DEFT)
+GuidanceNetFields = flat_fields(GUIDANCE_NET, "GuidanceNetFields")
 
 
 @dataclass(frozen=True)
-class TGDPParams(DenoiserParams, ClassifierFields):
+class GuidedSamplingFields:
+    """How a guided method samples: the guidance scale and lagged guidance (the
+    ``guided_sampling`` budget block)."""
+
+    BLOCKS: ClassVar[tuple[str, ...]] = ("guided_sampling",)
+    gamma: float = tunable(1.0, uniform(0.25, 4.0), ge=0)
+    lagged_guidance: bool = False  # one grad log h per DPM-Solver-2 step (ours; benchmark.diffusion.samplers)
+
+
+@dataclass(frozen=True)
+class TGDPParams(DenoiserParams, ClassifierFields, TimeClassifierFields, GuidanceFields, GuidedSamplingFields):
     """TGDP: source denoiser + domain classifier + guidance network (+ regularisers)."""
 
-    guid_width: int = 256
-    guid_depth: int = 3
-    guid_steps: int = 2000
-    guid_lr: float = 1e-3
-    guid_batch: int = 512
-    guidance_loss: GuidanceLoss = "l2"
     ratio_target: Optional[Literal["ratio", "log"]] = None
-    eta_cycle: float = 0.0
-    eta_consistency: float = 0.0
-    gamma: float = 1.0
-    lagged_guidance: bool = False  # one grad log h per DPM-Solver-2 step (ours; benchmark.diffusion.samplers)
-    tclf_width: Optional[int] = None
-    tclf_depth: Optional[int] = None
-    tclf_steps: Optional[int] = None
-    tclf_lr: Optional[float] = None
-    tclf_batch: Optional[int] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.lagged_guidance and self.sampler != "dpm2":
             raise ValueError(f"lagged_guidance=True needs sampler='dpm2', not {self.sampler!r}")
-        for name in ("width", "depth", "steps", "lr", "batch"):  # unset: the time-free classifier's value
-            if getattr(self, f"tclf_{name}") is None:
-                object.__setattr__(self, f"tclf_{name}", getattr(self, f"clf_{name}"))
+        fill_inherited(self, TIME_CLASSIFIER)  # unset tclf_*: the time-free classifier's value
         if self.ratio_target is not None:
             alias = RATIO_TARGET_ALIAS[self.ratio_target]
             if self.guidance_loss not in ("l2", alias):
@@ -88,16 +73,6 @@ class TGDPParams(DenoiserParams, ClassifierFields):
                                  f"guidance_loss={self.guidance_loss}; set guidance_loss only")
             object.__setattr__(self, "guidance_loss", alias)
             object.__setattr__(self, "ratio_target", None)
-
-    def guidance_config(self) -> GuidanceConfig:
-        return GuidanceConfig(self.guid_width, self.guid_depth, self.guid_steps, self.guid_lr, self.guid_batch,
-                              guidance_loss=self.guidance_loss, eta_cycle=self.eta_cycle,
-                              eta_consistency=self.eta_consistency)
-
-    def time_classifier_config(self) -> ClassifierConfig:
-        """c'(x_t, t): its own size and budget; loss and weight decay shared with c(x)."""
-        return ClassifierConfig(self.tclf_width, self.tclf_depth, self.tclf_steps, self.tclf_lr, self.tclf_batch,
-                                self.clf_weight_decay, self.classifier_loss)
 
 
 def _labels(ctx: FitContext, conditional: bool) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
