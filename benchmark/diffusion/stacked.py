@@ -1,0 +1,193 @@
+"""K denoisers of one architecture trained as one model (issue 24).
+
+    models = fresh_members(lambda: make_denoiser("vector", (2,), 128, 3), seeds)   # or deep copies of a source model
+    traces = fit_stacked(models, [MemberData(x_k) ...], [MemberConfig(steps, lr, batch, seed) ...])
+    # models[k] is now what fit_denoiser(models[k], x_k, None, steps, batch, lr, torch_generator(seed), cpu) gives
+
+Each member k has its own data (x_k: (N_k, ...), labels y_k: (N_k,), weights w_k: (N_k,)), its
+own CPU generator ``torch_generator(seed_k)`` from which it draws, per step and in the lone
+order, the batch indices (:func:`~benchmark.diffusion.training.batch_index`), t and eps
+(:func:`~benchmark.diffusion.training.dsm_loss`), its own learning rate with the same cosine
+decay as :func:`~benchmark.diffusion.training.optimise`, its own step count and EMA decay.
+The members' batches B_k = min(batch_k, N_k) must be equal (one (K, B, ...) tensor).
+
+One step: the DSM losses L_k of the active members (a, B) through one stacked forward
+(:class:`~benchmark.diffusion.stacked_nets.StackedNet`), backward of sum_k L_k (member k's
+gradient is dL_k/dtheta_k: members share no weights), one multi-tensor Adam (:class:`StackedAdam`)
+with a per-member step size.  Members are ordered by step count (longest first, internally) so
+the active members are a prefix: a finished member is neither evaluated nor updated.
+No checkpoints (a stacked stage is short; rerun it whole).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+from benchmark.diffusion.schedule import VPSchedule
+from benchmark.diffusion.stacked_nets import Backend, StackedNet
+from benchmark.diffusion.training import batch_index
+from benchmark.seeding import seed_everything, torch_generator
+
+
+@dataclass(frozen=True)
+class MemberConfig:
+    """One member's training: the arguments of ``fit_denoiser`` (generator = torch_generator(seed))."""
+
+    steps: int
+    lr: float
+    batch: int
+    seed: int
+    ema: float = 0.0
+    cosine: bool = True
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (as :func:`~benchmark.diffusion.training.optimise`)."""
+        if not self.cosine:
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(1, self.steps)))
+
+
+@dataclass(frozen=True)
+class MemberData:
+    """One member's training set: x (N, ...), labels y (N,) or None, sample weights (N,) or None."""
+
+    x: torch.Tensor
+    y: Optional[torch.Tensor] = None
+    weights: Optional[torch.Tensor] = None
+
+
+def fresh_members(build: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
+    """``build()`` after ``seed_everything(seed)`` per member: the init of a lone stage trained with that seed."""
+    out = []
+    for seed in seeds:
+        seed_everything(seed)
+        out.append(build())
+    return out
+
+
+class StackedAdam:
+    """Adam (torch's foreach arithmetic, op for op) over stacked tensors (K, ...) with a per-member step size.
+
+    ``step(a, lrs)`` updates members [0, a) with learning rates ``lrs`` (a,); all of them have taken
+    the same number of steps (the bias corrections are shared)."""
+
+    def __init__(self, params: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.params = list(params)
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.betas, self.eps, self.t = betas, eps, 0
+
+    @torch.no_grad()
+    def step(self, a: int, lrs: Sequence[float]) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        ps = [p[:a] for p in self.params]
+        gs = [p.grad[:a] for p in self.params]
+        ms = [m[:a] for m in self.m]
+        vs = [v[:a] for v in self.v]
+        torch._foreach_lerp_(ms, gs, 1 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
+        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        p0 = self.params[0]
+        # torch: addcdiv_(p, m, denom, value=-lr/bc1) = p + (value * m) / denom, with value rounded to float32
+        size = torch.tensor([(lr / bc1) * -1 for lr in lrs], dtype=p0.dtype, device=p0.device)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, bc2 ** 0.5)
+        torch._foreach_add_(denom, self.eps)
+        upd = torch._foreach_mul(ms, [size.view(a, *(1,) * (m.dim() - 1)) for m in ms])
+        torch._foreach_div_(upd, denom)
+        torch._foreach_add_(ps, upd)
+
+
+def _common_batch(data: Sequence[MemberData], configs: Sequence[MemberConfig]) -> int:
+    sizes = {min(c.batch, len(d.x)) for d, c in zip(data, configs)}
+    if len(sizes) != 1:
+        raise ValueError(f"stacked members need one batch size min(batch, N); got {sorted(sizes)}")
+    return sizes.pop()
+
+
+def _cat(parts: Sequence[Optional[torch.Tensor]], what: str, device) -> Optional[torch.Tensor]:
+    if all(p is None for p in parts):
+        return None
+    if any(p is None for p in parts):
+        raise ValueError(f"either every member has {what} or none")
+    return torch.cat([p.to(device) for p in parts])
+
+
+def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs: Sequence[MemberConfig],
+                device: torch.device | str = "cpu", backend: Backend = "auto") -> list[list[float]]:
+    """Train K ``models`` (in place, left in eval mode on ``device``) by DSM; returns the K loss traces.
+
+    Member k ends as ``fit_denoiser(models[k], data[k].x, data[k].y, c.steps, c.batch, c.lr,
+    torch_generator(c.seed), device, weights=data[k].weights, ema_decay=c.ema)`` would leave it,
+    to float32 rounding (see tests/test_stacked.py for the measured agreement)."""
+    if not (len(models) == len(data) == len(configs)) or not models:
+        raise ValueError("fit_stacked needs as many models, data sets and configs, at least one")
+    order = sorted(range(len(models)), key=lambda i: -configs[i].steps)  # active members = a prefix
+    cfg = [configs[i] for i in order]
+    dat = [data[i] for i in order]
+    batch = _common_batch(dat, cfg)
+    net = StackedNet([models[i] for i in order], backend).to(device)
+    sched = VPSchedule()
+    gens = [torch_generator(c.seed) for c in cfg]
+    xs = torch.cat([d.x.to(device) for d in dat])
+    ys, ws = _cat([d.y for d in dat], "labels", device), _cat([d.weights for d in dat], "weights", device)
+    offsets = torch.tensor([0] + [len(d.x) for d in dat]).cumsum(0).tolist()
+    params = list(net.params.values())
+    for p in params:
+        p.requires_grad_(True)
+    adam = StackedAdam(params)
+    keep = torch.tensor([1.0 - c.ema for c in cfg], device=device)  # lone: lerp weight 1 - ema (a Python float)
+    use_ema = torch.tensor([c.ema > 0 for c in cfg], device=device)
+    ema = [p.detach().clone() for p in params] if bool(use_ema.any()) else None
+    total = cfg[0].steps
+    losses = torch.zeros(total, len(cfg), device=device)
+    shape = tuple(dat[0].x.shape[1:])
+    for step in range(total):
+        a = sum(c.steps > step for c in cfg)
+        idx, ts, eps = [], [], []
+        for k in range(a):  # the lone draw order: indices, then t, then eps
+            idx.append(batch_index(len(dat[k].x), batch, gens[k]) + offsets[k])
+            ts.append(sched.sample_t(batch, gens[k]))
+            eps.append(torch.randn((batch, *shape), generator=gens[k]))
+        i = torch.cat(idx).to(device)
+        t, e = torch.cat(ts).to(device), torch.cat(eps).to(device)
+        xt = sched.noise(xs[i], t, e).view(a, batch, *shape)
+        out = net.forward({n: v[:a] for n, v in net.params.items()}, xt, t.view(a, batch),
+                          None if ys is None else ys[i].view(a, batch))
+        err = (out - e.view(a, batch, *shape)).pow(2).flatten(2).mean(2)  # (a, B)
+        if ws is None:
+            member_loss = err.mean(1)
+        else:
+            w = ws[i].view(a, batch)
+            member_loss = (w * err).sum(1) / w.sum(1)
+        for p in params:
+            p.grad = None
+        member_loss.sum().backward()
+        adam.step(a, [c.lr_at(step) for c in cfg[:a]])
+        if ema is not None:
+            with torch.no_grad():
+                wt = keep[:a]
+                torch._foreach_lerp_([e_[:a] for e_ in ema], [p.detach()[:a] for p in params],
+                                     [wt.view(a, *(1,) * (p.dim() - 1)) for p in params])
+        losses[step, :a] = member_loss.detach()
+    with torch.no_grad():
+        if ema is not None:
+            for e_, p in zip(ema, params):
+                p[use_ema] = e_[use_ema]
+        for p in params:
+            p.requires_grad_(False)
+    sorted_models = net.unstack_into([models[i] for i in order])
+    for m in sorted_models:
+        m.to(device).eval()
+    trace = losses.cpu()
+    out: list[list[float]] = [[] for _ in models]
+    for k, i in enumerate(order):
+        out[i] = trace[:cfg[k].steps, k].tolist()
+    return out
