@@ -167,3 +167,25 @@ def test_unet_members_stack_by_vmap() -> None:
     for m, ref, d, c in zip(models, alone, data, configs):
         lone(ref, d, c, False)
         assert_states(m, ref, **TRAIN_TOL)
+
+
+def test_lora_members_train_their_adapters_only() -> None:
+    """LoRA members (vmap backend through the parametrisations): the adapters train, the base stays."""
+    from benchmark.diffusion.lora import apply_lora
+
+    torch.manual_seed(0)
+    source = make_denoiser("vector", (2,), 32, 2)
+    _, data, _ = members(k=3)
+    configs = [MemberConfig(steps=8, lr=lr, batch=64, seed=3) for lr in (1e-3, 3e-3, 1e-2)]
+    models = []
+    for i in range(3):
+        m = copy.deepcopy(source)
+        apply_lora(m, 4, 4.0, generator=torch_generator(i))
+        models.append(m)
+    alone = [copy.deepcopy(m) for m in models]
+    fit_stacked(models, data, configs)
+    for m, ref, d, c in zip(models, alone, data, configs):
+        fit_denoiser(ref, d.x, None, c.steps, c.batch, c.lr, torch_generator(c.seed), CPU,
+                     params=[p for p in ref.parameters() if p.requires_grad])
+        assert_states(m, ref, **TRAIN_TOL)
+        assert torch.equal(m.head.parametrizations.weight.original, source.head.weight)

@@ -82,7 +82,8 @@ def vmap_forward(template: nn.Module) -> StackedForward:
 
 
 class StackedNet:
-    """K same-architecture modules as stacked tensors ``params[name]: (K, *shape)``.
+    """K same-architecture modules as stacked tensors ``params[name]: (K, *shape)`` (the parameters
+    that require grad; the frozen ones, e.g. LoRA's base weights, and the buffers in ``buffers``).
 
     ``net(x, t, y)`` evaluates all members (shapes in the module docstring);
     :meth:`unstack_into` writes member k back into an ordinary module."""
@@ -96,13 +97,14 @@ class StackedNet:
                 raise ValueError(f"member {i} has another architecture than member 0")
         self.k = len(models)
         self.template = copy.deepcopy(models[0])
-        trainable = {n for n, _ in models[0].named_parameters()}
+        trainable = {n for n, p in models[0].named_parameters() if p.requires_grad}  # LoRA: the adapters only
         states = [m.state_dict() for m in models]
         self.params = {n: torch.stack([s[n].detach() for s in states]).clone() for n, _ in names if n in trainable}
         self.buffers = {n: torch.stack([s[n].detach() for s in states]).clone() for n, _ in names if n not in trainable}
         if backend == "auto":
-            backend = "bmm" if type(models[0]) in (TimeMLP, *TimeMLP.__subclasses__()) and not self.buffers else "vmap"
-        if backend == "bmm" and not isinstance(models[0], TimeMLP):
+            plain = not any("parametrizations" in n for n, _ in names)
+            backend = "bmm" if isinstance(models[0], TimeMLP) and plain else "vmap"
+        if backend == "bmm" and not (isinstance(models[0], TimeMLP) and not self.buffers):
             raise ValueError("the bmm backend stacks TimeMLP networks only; use backend='vmap'")
         self.backend = backend
         self._forward = mlp_forward(self.template) if backend == "bmm" else vmap_forward(self.template)
