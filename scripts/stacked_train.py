@@ -5,9 +5,10 @@
 
 At quick size (the 3x128 SiLU MLP denoiser of the quick gmm2d budget) for each batch size B (1024:
 source training on 10,000 points; 100 and 10: finetune / scratch on n_target = B points, the
-suite's batch min(1024, n)) and each K: ``fit_stacked`` on K members against K ``fit_denoiser``
-calls with the same seeds, data and lr, ``--steps`` steps each.  In each repeat the two are timed
-back to back (order alternating), and the speed-up is the median over repeats of the per-repeat
+suite's batch min(1024, n)) and each K: ``fit_stacked`` on K members (with the foreach Adam of
+the lone loop, and with ``fused_adam``) against K ``fit_denoiser`` calls with the same seeds, data
+and lr, ``--steps`` steps each.  In each repeat they are timed back to back (order rotating), and
+the speed-up is the median over repeats of the per-repeat
 ratio sequential / stacked, so a slow phase of a shared machine hits both.  Times are process CPU
 seconds on the CPU (at one thread, the work done, not the waits for a core) and wall seconds on a
 GPU; rates are member-steps per second.  Sampling: 25-step DPM-Solver-2 of ``--points`` points
@@ -51,19 +52,24 @@ def clock(device: torch.device) -> Callable[[], float]:
     return time.process_time
 
 
-def paired(stacked: Callable[[], None], sequential: Callable[[], None], repeats: int,
-           now: Callable[[], float]) -> tuple[float, float, float]:
-    """(median stacked s, median sequential s, median of per-repeat ratios sequential / stacked),
-    after one untimed call of each (first-call costs: lazy imports, allocator warm-up)."""
-    stacked()
-    sequential()
-    ts, tq = [], []
+def paired(candidates: list[Callable[[], None]], sequential: Callable[[], None], repeats: int,
+           now: Callable[[], float]) -> tuple[float, list[float], list[float]]:
+    """(median sequential s, median s of each candidate, median per-repeat ratio sequential / candidate),
+    after one untimed call of each (first-call costs: lazy imports, allocator warm-up); within a repeat
+    the order rotates."""
+    fns = [sequential, *candidates]
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
     for r in range(repeats):
-        for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+        for j in range(len(fns)):
+            i = (j + r) % len(fns)
             t0 = now()
-            (stacked if which == 0 else sequential)()
-            (ts if which == 0 else tq).append(now() - t0)
-    return statistics.median(ts), statistics.median(tq), statistics.median(q / s for s, q in zip(ts, tq))
+            fns[i]()
+            times[i].append(now() - t0)
+    seq = times[0]
+    return (statistics.median(seq), [statistics.median(t) for t in times[1:]],
+            [statistics.median(q / s for s, q in zip(t, seq)) for t in times[1:]])
 
 
 def training(k: int, batch: int, steps: int, repeats: int, device: torch.device) -> tuple[float, float, float]:
@@ -73,14 +79,15 @@ def training(k: int, batch: int, steps: int, repeats: int, device: torch.device)
     configs = [MemberConfig(steps=steps, lr=LR, batch=batch, seed=1000 + i) for i in range(k)]
     build = lambda: make_denoiser("vector", (2,), WIDTH, DEPTH)  # noqa: E731
 
-    def stacked() -> None:
-        fit_stacked(fresh_members(build, [c.seed for c in configs]), data, configs, device)
+    def stacked(fused: bool) -> Callable[[], None]:
+        return lambda: fit_stacked(fresh_members(build, [c.seed for c in configs]), data, configs, device,
+                                   fused_adam=fused)
 
     def sequential() -> None:
         for m, d, c in zip(fresh_members(build, [c.seed for c in configs]), data, configs):
             fit_denoiser(m, d.x, None, c.steps, c.batch, c.lr, torch_generator(c.seed), device)
 
-    return paired(stacked, sequential, repeats, clock(device))
+    return paired([stacked(False), stacked(True)], sequential, repeats, clock(device))
 
 
 def sampling(k: int, points: int, guided: bool, repeats: int, device: torch.device) -> tuple[float, float, float]:
@@ -99,7 +106,7 @@ def sampling(k: int, points: int, guided: bool, repeats: int, device: torch.devi
             g = grad_log_of(lambda x, t, y, h=h: to_log(h(x, t).squeeze(-1))) if guided else None
             sample(lambda x, t, y, m=m: m(x, t), (2,), points, torch_generator(i), device, grad_log_h=g)
 
-    return paired(stacked, sequential, repeats, clock(device))
+    return paired([stacked], sequential, repeats, clock(device))
 
 
 def main() -> None:
@@ -121,14 +128,15 @@ def main() -> None:
           f"{args.steps} steps per member, median of {args.repeats} interleaved repeats ({unit})")
     for batch in args.batches:
         for k in args.ks:
-            s, q, ratio = training(k, batch, args.steps, args.repeats, device)
-            print(f"train B={batch:5d} K={k:3d}: stacked {k * args.steps / s:8.1f} member-steps/s, "
-                  f"sequential {k * args.steps / q:8.1f}; speed-up {ratio:5.2f}x", flush=True)
+            q, (s, f), (ratio, fratio) = training(k, batch, args.steps, args.repeats, device)
+            rate = lambda sec: k * args.steps / sec  # noqa: E731
+            print(f"train B={batch:5d} K={k:3d}: sequential {rate(q):7.1f} member-steps/s; stacked {rate(s):7.1f} "
+                  f"(speed-up {ratio:5.2f}x); stacked, fused Adam {rate(f):7.1f} ({fratio:5.2f}x)", flush=True)
     if args.no_sampling:
         return
     for guided in (False, True):
         for k in args.sampling_ks:
-            s, q, ratio = sampling(k, args.points, guided, args.repeats, device)
+            q, (s,), (ratio,) = sampling(k, args.points, guided, args.repeats, device)
             print(f"sample {'guided  ' if guided else 'unguided'} K={k:3d} x {args.points} points: stacked "
                   f"{k * args.points / s:9.0f} points/s, sequential {k * args.points / q:9.0f}; "
                   f"speed-up {ratio:5.2f}x", flush=True)

@@ -189,3 +189,13 @@ def test_lora_members_train_their_adapters_only() -> None:
                      params=[p for p in ref.parameters() if p.requires_grad])
         assert_states(m, ref, **TRAIN_TOL)
         assert torch.equal(m.head.parametrizations.weight.original, source.head.weight)
+
+
+def test_fused_adam_members_match_lone_training_within_tolerance() -> None:
+    """``fused_adam=True`` (torch's fused kernel per member): other rounding, same training."""
+    models, data, configs = members()
+    alone = [copy.deepcopy(m) for m in models]
+    fit_stacked(models, data, configs, fused_adam=True)
+    for m, ref, d, c in zip(models, alone, data, configs):
+        lone(ref, d, c, False)
+        assert_states(m, ref, **TRAIN_TOL)

@@ -71,38 +71,61 @@ def fresh_members(build: Callable[[], nn.Module], seeds: Sequence[int]) -> list[
 
 
 class StackedAdam:
-    """Adam (torch's foreach arithmetic, op for op) over stacked tensors (K, ...) with a per-member step size.
+    """Adam over stacked tensors (K, ...) with a per-member step size.
 
     ``step(a, lrs)`` updates members [0, a) with learning rates ``lrs`` (a,); all of them have taken
-    the same number of steps (the bias corrections are shared)."""
+    the same number of steps (the bias corrections are shared).  By default torch's foreach Adam
+    arithmetic op for op (the bits of ``fit_denoiser``'s optimiser); ``fused=True`` calls torch's
+    fused Adam kernel once per member (one pass over the state instead of nine: about 3x less
+    optimiser time on the CPU, but other rounding than the lone foreach Adam)."""
 
-    def __init__(self, params: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, params: Sequence[torch.Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 fused: bool = False):
         self.params = list(params)
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
-        self.betas, self.eps, self.t = betas, eps, 0
+        self.betas, self.eps, self.t, self.fused = betas, eps, 0, fused
+        self._views: dict[int, tuple[list[torch.Tensor], ...]] = {}
+        self._step = torch.zeros((), device=self.params[0].device)
+        self._members = [tuple([x[k] for x in xs] for xs in (self.params, self.m, self.v)) for k in range(len(params[0]))]
+
+    @torch.no_grad()
+    def _fused_step(self, a: int, lrs: Sequence[float]) -> None:
+        self._step.fill_(self.t)
+        steps = [self._step] * len(self.params)  # read only by the kernel
+        for k in range(a):
+            ps, ms, vs = self._members[k]
+            torch._fused_adam_(ps, [p.grad[k] for p in self.params], ms, vs, [], steps, lr=lrs[k],
+                               beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
+                               amsgrad=False, maximize=False)
+
+    def _prefix(self, a: int) -> tuple[list[torch.Tensor], ...]:
+        """(params, m, v) of members [0, a), as views (made once per a)."""
+        if a not in self._views:
+            self._views[a] = tuple([x[:a] for x in xs] for xs in (self.params, self.m, self.v))
+        return self._views[a]
 
     @torch.no_grad()
     def step(self, a: int, lrs: Sequence[float]) -> None:
         b1, b2 = self.betas
         self.t += 1
-        ps = [p[:a] for p in self.params]
+        if self.fused:
+            return self._fused_step(a, lrs)
+        ps, ms, vs = self._prefix(a)
         gs = [p.grad[:a] for p in self.params]
-        ms = [m[:a] for m in self.m]
-        vs = [v[:a] for v in self.v]
         torch._foreach_lerp_(ms, gs, 1 - b1)
         torch._foreach_mul_(vs, b2)
         torch._foreach_addcmul_(vs, gs, gs, 1 - b2)
         bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
         p0 = self.params[0]
-        # torch: addcdiv_(p, m, denom, value=-lr/bc1) = p + (value * m) / denom, with value rounded to float32
+        # torch: addcdiv_(p, m, denom, value=-lr/bc1) = p + (value * m) / denom with value rounded to
+        # float32; here p + (1 * (size_k * m)) / denom, the same bits with a per-member value
         size = torch.tensor([(lr / bc1) * -1 for lr in lrs], dtype=p0.dtype, device=p0.device)
         denom = torch._foreach_sqrt(vs)
         torch._foreach_div_(denom, bc2 ** 0.5)
         torch._foreach_add_(denom, self.eps)
         upd = torch._foreach_mul(ms, [size.view(a, *(1,) * (m.dim() - 1)) for m in ms])
-        torch._foreach_div_(upd, denom)
-        torch._foreach_add_(ps, upd)
+        torch._foreach_addcdiv_(ps, upd, denom)
 
 
 def _common_batch(data: Sequence[MemberData], configs: Sequence[MemberConfig]) -> int:
@@ -121,12 +144,14 @@ def _cat(parts: Sequence[Optional[torch.Tensor]], what: str, device) -> Optional
 
 
 def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs: Sequence[MemberConfig],
-                device: torch.device | str = "cpu", backend: Backend = "auto") -> list[list[float]]:
+                device: torch.device | str = "cpu", backend: Backend = "auto",
+                fused_adam: bool = False) -> list[list[float]]:
     """Train K ``models`` (in place, left in eval mode on ``device``) by DSM; returns the K loss traces.
 
     Member k ends as ``fit_denoiser(models[k], data[k].x, data[k].y, c.steps, c.batch, c.lr,
     torch_generator(c.seed), device, weights=data[k].weights, ema_decay=c.ema)`` would leave it,
-    to float32 rounding (see tests/test_stacked.py for the measured agreement)."""
+    to float32 rounding (see tests/test_stacked.py for the measured agreement).  ``fused_adam``:
+    see :class:`StackedAdam` (faster, other rounding)."""
     if not (len(models) == len(data) == len(configs)) or not models:
         raise ValueError("fit_stacked needs as many models, data sets and configs, at least one")
     order = sorted(range(len(models)), key=lambda i: -configs[i].steps)  # active members = a prefix
@@ -142,7 +167,7 @@ def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs
     params = list(net.params.values())
     for p in params:
         p.requires_grad_(True)
-    adam = StackedAdam(params)
+    adam = StackedAdam(params, fused=fused_adam)
     keep = torch.tensor([1.0 - c.ema for c in cfg], device=device)  # lone: lerp weight 1 - ema (a Python float)
     use_ema = torch.tensor([c.ema > 0 for c in cfg], device=device)
     ema = [p.detach().clone() for p in params] if bool(use_ema.any()) else None
@@ -159,7 +184,8 @@ def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs
         i = torch.cat(idx).to(device)
         t, e = torch.cat(ts).to(device), torch.cat(eps).to(device)
         xt = sched.noise(xs[i], t, e).view(a, batch, *shape)
-        out = net.forward({n: v[:a] for n, v in net.params.items()}, xt, t.view(a, batch),
+        live = net.params if a == len(cfg) else {n: v[:a] for n, v in net.params.items()}  # slices cost a copy back
+        out = net.forward(live, xt, t.view(a, batch),
                           None if ys is None else ys[i].view(a, batch))
         err = (out - e.view(a, batch, *shape)).pow(2).flatten(2).mean(2)  # (a, B)
         if ws is None:
