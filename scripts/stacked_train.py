@@ -13,7 +13,7 @@ ratio sequential / stacked, so a slow phase of a shared machine hits both.  Time
 seconds on the CPU (at one thread, the work done, not the waits for a core) and wall seconds on a
 GPU; rates are member-steps per second.  Sampling: 25-step DPM-Solver-2 of ``--points`` points
 per member, unguided and with a 3x128 guidance network (grad log h by autograd), ``sample_stacked``
-against K ``sample`` calls.
+(all K x points rows in one solver run, and in runs of at most ``ROWS`` rows) against K ``sample`` calls.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from benchmark.diffusion.training import fit_denoiser
 from benchmark.seeding import torch_generator
 
 WIDTH, DEPTH, LR = 128, 3, 2e-3  # the quick gmm2d denoiser (benchmark/suites.py QUICK_GMM)
+ROWS = 4096  # sample_stacked(max_rows=...): rows per solver run, the second stacked sampling variant
 
 
 def clock(device: torch.device) -> Callable[[], float]:
@@ -98,15 +99,16 @@ def sampling(k: int, points: int, guided: bool, repeats: int, device: torch.devi
     net = StackedNet(nets).to(device)
     grad = stacked_grad_log_h(StackedNet(hs).to(device), to_log) if guided else None
 
-    def stacked() -> None:
-        sample_stacked(net, (2,), points, [torch_generator(i) for i in range(k)], device, grad_log_h=grad)
+    def stacked(rows: int | None) -> Callable[[], None]:
+        return lambda: sample_stacked(net, (2,), points, [torch_generator(i) for i in range(k)], device,
+                                      grad_log_h=grad, max_rows=rows)
 
     def sequential() -> None:
         for i, (m, h) in enumerate(zip(nets, hs)):
             g = grad_log_of(lambda x, t, y, h=h: to_log(h(x, t).squeeze(-1))) if guided else None
             sample(lambda x, t, y, m=m: m(x, t), (2,), points, torch_generator(i), device, grad_log_h=g)
 
-    return paired([stacked], sequential, repeats, clock(device))
+    return paired([stacked(None), stacked(ROWS)], sequential, repeats, clock(device))
 
 
 def main() -> None:
@@ -136,10 +138,11 @@ def main() -> None:
         return
     for guided in (False, True):
         for k in args.sampling_ks:
-            q, (s,), (ratio,) = sampling(k, args.points, guided, args.repeats, device)
-            print(f"sample {'guided  ' if guided else 'unguided'} K={k:3d} x {args.points} points: stacked "
-                  f"{k * args.points / s:9.0f} points/s, sequential {k * args.points / q:9.0f}; "
-                  f"speed-up {ratio:5.2f}x", flush=True)
+            q, (s, c), (ratio, cratio) = sampling(k, args.points, guided, args.repeats, device)
+            rate = lambda sec: k * args.points / sec  # noqa: E731
+            print(f"sample {'guided  ' if guided else 'unguided'} K={k:3d} x {args.points} points: sequential "
+                  f"{rate(q):7.0f} points/s; stacked {rate(s):7.0f} ({ratio:5.2f}x); stacked, <= {ROWS} rows a "
+                  f"run {rate(c):7.0f} ({cratio:5.2f}x)", flush=True)
 
 
 if __name__ == "__main__":

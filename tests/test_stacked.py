@@ -137,8 +137,9 @@ def test_stacked_adam_is_torch_adam() -> None:
     assert torch.equal(stacked[1].detach(), ref.detach())
 
 
-@pytest.mark.parametrize("guided,lagged", [(False, False), (True, False), (True, True)])
-def test_stacked_sampling_matches_lone_sampling(guided, lagged) -> None:
+@pytest.mark.parametrize("guided,lagged,max_rows", [(False, False, None), (True, False, None), (True, True, None),
+                                                    (True, False, 250)])
+def test_stacked_sampling_matches_lone_sampling(guided, lagged, max_rows) -> None:
     torch.manual_seed(0)
     k, n = 3, 300
     nets = [make_denoiser("vector", (2,), 32, 3, 3).eval() for _ in range(k)]
@@ -147,7 +148,7 @@ def test_stacked_sampling_matches_lone_sampling(guided, lagged) -> None:
     to_log = lambda out: torch.log(F.softplus(out) + 1e-12)  # noqa: E731  (GuidanceNet.log_h for l2)
     grad = stacked_grad_log_h(StackedNet(hs), to_log) if guided else None
     xs = sample_stacked(StackedNet(nets), (2,), n, [torch_generator(10 + i) for i in range(k)], labels=labels,
-                        grad_log_h=grad, lagged_guidance=lagged, batch_size=200)
+                        grad_log_h=grad, lagged_guidance=lagged, batch_size=200, max_rows=max_rows)
     assert xs.shape == (k, n, 2)
     for i in range(k):
         g = grad_log_of(lambda x, t, y, h=hs[i]: to_log(h(x, t, y).squeeze(-1))) if guided else None

@@ -60,11 +60,14 @@ def sample_stacked(net: StackedNet, shape: tuple[int, ...], n: int, generators: 
                    device: torch.device | str = "cpu", sampler: str = "dpm2", steps: int = 25,
                    labels: Optional[torch.Tensor] = None, grad_log_h: Optional[GradLogH] = None,
                    gamma: float = 1.0, schedule: Optional[VPSchedule] = None, batch_size: int = 10_000,
-                   lagged_guidance: bool = False) -> torch.Tensor:
+                   lagged_guidance: bool = False, max_rows: Optional[int] = None) -> torch.Tensor:
     """``n`` samples of ``shape`` from each of the K members -> (K, n, *shape) on ``device``.
 
     Args: as :func:`benchmark.diffusion.samplers.sample`, with one generator per member,
-    ``labels`` (K, n) or None, ``grad_log_h`` from :func:`stacked_grad_log_h` (flat batch)."""
+    ``labels`` (K, n) or None, ``grad_log_h`` from :func:`stacked_grad_log_h` (flat batch).
+    ``max_rows``: at most this many rows (K c) per solver run: the drawn noise is split along the
+    points into chunks of c (the draws do not change; on a CPU, K x 2,000 rows of 128 floats
+    per layer overflow the caches, ``scripts/stacked_train.py`` times it)."""
     if sampler not in ("dpm2", "dpm1"):
         raise ValueError(f"stacked sampling supports dpm2 and dpm1, not {sampler!r}")
     if len(generators) != net.k:
@@ -76,9 +79,12 @@ def sample_stacked(net: StackedNet, shape: tuple[int, ...], n: int, generators: 
     out = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        x = torch.cat([torch.randn((b, *shape), generator=g) for g in generators]).to(device)
-        lab = None if labels is None else labels[:, start:start + b].reshape(-1).to(device)
-        x = _dpm(eps, sched, x, steps, lab, grad_log_h, gamma, order=2 if sampler == "dpm2" else 1,
-                 lagged_guidance=lagged_guidance)
-        out.append(x.view(net.k, b, *shape))
+        noise = torch.stack([torch.randn((b, *shape), generator=g) for g in generators]).to(device)  # (K, b, ...)
+        c = b if max_rows is None else max(1, min(b, max_rows // net.k))
+        for j in range(0, b, c):
+            x = noise[:, j:j + c].reshape(-1, *shape)
+            lab = None if labels is None else labels[:, start + j:start + min(j + c, b)].reshape(-1).to(device)
+            x = _dpm(eps, sched, x, steps, lab, grad_log_h, gamma, order=2 if sampler == "dpm2" else 1,
+                     lagged_guidance=lagged_guidance)
+            out.append(x.view(net.k, -1, *shape))
     return torch.cat(out, dim=1)
