@@ -16,6 +16,7 @@ One step: the DSM losses L_k of the active members (a, B) through one stacked fo
 gradient is dL_k/dtheta_k: members share no weights), one multi-tensor Adam (:class:`StackedAdam`)
 with a per-member step size.  Members are ordered by step count (longest first, internally) so
 the active members are a prefix: a finished member is neither evaluated nor updated.
+:func:`optimise_stacked` is the loop for any per-member loss (classifiers, guidance networks).
 No checkpoints (a stacked stage is short; rerun it whole).
 """
 
@@ -143,6 +144,56 @@ def _cat(parts: Sequence[Optional[torch.Tensor]], what: str, device) -> Optional
     return torch.cat([p.to(device) for p in parts])
 
 
+#: ``member_loss(step, a, params) -> (a,)``: the losses of members [0, a) at ``step``, computed
+#: with ``params`` (the stacked parameters of those members, ``name -> (a, ...)``)
+MemberLoss = Callable[[int, int, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def optimise_stacked(net: StackedNet, member_loss: MemberLoss, configs: Sequence[MemberConfig],
+                     fused_adam: bool = False) -> torch.Tensor:
+    """Adam on the members of ``net`` (in place), member k for ``configs[k].steps`` steps at its own
+    lr (cosine decay as :func:`~benchmark.diffusion.training.optimise`) and EMA; returns the losses
+    (max steps, K), zero after a member's last step.
+
+    ``configs`` must be ordered by step count, longest first: at each step the active members are
+    a prefix [0, a) and only they are evaluated and updated.  Any per-member loss works (DSM:
+    :func:`fit_stacked`; classifiers, guidance networks: their own ``member_loss``); the lone
+    loop's bits need the loss to draw member k's randomness from member k's generator in the lone
+    order."""
+    if any(b.steps > a.steps for a, b in zip(configs, configs[1:])):
+        raise ValueError("optimise_stacked needs the members ordered by steps, longest first")
+    params = list(net.params.values())
+    device = params[0].device
+    for p in params:
+        p.requires_grad_(True)
+    adam = StackedAdam(params, fused=fused_adam)
+    keep = torch.tensor([1.0 - c.ema for c in configs], device=device)  # lone: lerp weight 1 - ema (a Python float)
+    use_ema = torch.tensor([c.ema > 0 for c in configs], device=device)
+    ema = [p.detach().clone() for p in params] if bool(use_ema.any()) else None
+    total = configs[0].steps if configs else 0
+    losses = torch.zeros(total, len(configs), device=device)
+    for step in range(total):
+        a = sum(c.steps > step for c in configs)
+        live = net.params if a == len(configs) else {n: v[:a] for n, v in net.params.items()}  # slices cost a copy back
+        loss = member_loss(step, a, live)
+        for p in params:
+            p.grad = None
+        loss.sum().backward()  # member k's gradient is d loss_k / d theta_k: members share no weights
+        adam.step(a, [c.lr_at(step) for c in configs[:a]])
+        if ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_([e[:a] for e in ema], [p.detach()[:a] for p in params],
+                                     [keep[:a].view(a, *(1,) * (p.dim() - 1)) for p in params])
+        losses[step, :a] = loss.detach()
+    with torch.no_grad():
+        if ema is not None:
+            for e, p in zip(ema, params):
+                p[use_ema] = e[use_ema]
+        for p in params:
+            p.requires_grad_(False)
+    return losses
+
+
 def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs: Sequence[MemberConfig],
                 device: torch.device | str = "cpu", backend: Backend = "auto",
                 fused_adam: bool = False) -> list[list[float]]:
@@ -164,18 +215,9 @@ def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs
     xs = torch.cat([d.x.to(device) for d in dat])
     ys, ws = _cat([d.y for d in dat], "labels", device), _cat([d.weights for d in dat], "weights", device)
     offsets = torch.tensor([0] + [len(d.x) for d in dat]).cumsum(0).tolist()
-    params = list(net.params.values())
-    for p in params:
-        p.requires_grad_(True)
-    adam = StackedAdam(params, fused=fused_adam)
-    keep = torch.tensor([1.0 - c.ema for c in cfg], device=device)  # lone: lerp weight 1 - ema (a Python float)
-    use_ema = torch.tensor([c.ema > 0 for c in cfg], device=device)
-    ema = [p.detach().clone() for p in params] if bool(use_ema.any()) else None
-    total = cfg[0].steps
-    losses = torch.zeros(total, len(cfg), device=device)
     shape = tuple(dat[0].x.shape[1:])
-    for step in range(total):
-        a = sum(c.steps > step for c in cfg)
+
+    def dsm(step: int, a: int, params: dict[str, torch.Tensor]) -> torch.Tensor:
         idx, ts, eps = [], [], []
         for k in range(a):  # the lone draw order: indices, then t, then eps
             idx.append(batch_index(len(dat[k].x), batch, gens[k]) + offsets[k])
@@ -184,35 +226,16 @@ def fit_stacked(models: Sequence[nn.Module], data: Sequence[MemberData], configs
         i = torch.cat(idx).to(device)
         t, e = torch.cat(ts).to(device), torch.cat(eps).to(device)
         xt = sched.noise(xs[i], t, e).view(a, batch, *shape)
-        live = net.params if a == len(cfg) else {n: v[:a] for n, v in net.params.items()}  # slices cost a copy back
-        out = net.forward(live, xt, t.view(a, batch),
-                          None if ys is None else ys[i].view(a, batch))
+        out = net.forward(params, xt, t.view(a, batch), None if ys is None else ys[i].view(a, batch))
         err = (out - e.view(a, batch, *shape)).pow(2).flatten(2).mean(2)  # (a, B)
         if ws is None:
-            member_loss = err.mean(1)
-        else:
-            w = ws[i].view(a, batch)
-            member_loss = (w * err).sum(1) / w.sum(1)
-        for p in params:
-            p.grad = None
-        member_loss.sum().backward()
-        adam.step(a, [c.lr_at(step) for c in cfg[:a]])
-        if ema is not None:
-            with torch.no_grad():
-                wt = keep[:a]
-                torch._foreach_lerp_([e_[:a] for e_ in ema], [p.detach()[:a] for p in params],
-                                     [wt.view(a, *(1,) * (p.dim() - 1)) for p in params])
-        losses[step, :a] = member_loss.detach()
-    with torch.no_grad():
-        if ema is not None:
-            for e_, p in zip(ema, params):
-                p[use_ema] = e_[use_ema]
-        for p in params:
-            p.requires_grad_(False)
-    sorted_models = net.unstack_into([models[i] for i in order])
-    for m in sorted_models:
+            return err.mean(1)
+        w = ws[i].view(a, batch)
+        return (w * err).sum(1) / w.sum(1)
+
+    trace = optimise_stacked(net, dsm, cfg, fused_adam).cpu()
+    for m in net.unstack_into([models[i] for i in order]):
         m.to(device).eval()
-    trace = losses.cpu()
     out: list[list[float]] = [[] for _ in models]
     for k, i in enumerate(order):
         out[i] = trace[:cfg[k].steps, k].tolist()
