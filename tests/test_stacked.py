@@ -200,3 +200,35 @@ def test_fused_adam_members_match_lone_training_within_tolerance() -> None:
     for m, ref, d, c in zip(models, alone, data, configs):
         lone(ref, d, c, False)
         assert_states(m, ref, **TRAIN_TOL)
+
+
+def test_optimise_stacked_with_another_loss_matches_optimise() -> None:
+    """A logistic classifier loss (no time): optimise_stacked member k = training.optimise alone."""
+    from benchmark.diffusion.stacked import optimise_stacked
+    from benchmark.diffusion.training import optimise
+
+    gen = torch.Generator().manual_seed(3)
+    x, lab = torch.randn(3, 50, 2, generator=gen), torch.randint(2, (3, 50), generator=gen).float()
+    configs = [MemberConfig(steps=s, lr=lr, batch=16, seed=i) for i, (s, lr) in enumerate(((12, 1e-3), (9, 5e-3), (4, 1e-2)))]
+    models = fresh_members(lambda: make_scalar_net("vector", (2,), 16, 2, time=False), [0, 1, 2])
+    alone = [copy.deepcopy(m) for m in models]
+    net = StackedNet(models)
+    gens = [torch_generator(c.seed) for c in configs]
+
+    def member_loss(step, a, params):
+        idx = torch.stack([torch.randint(50, (16,), generator=g) for g in gens[:a]])  # (a, 16)
+        xb, yb = torch.gather(x[:a], 1, idx[..., None].expand(-1, -1, 2)), torch.gather(lab[:a], 1, idx)
+        return F.binary_cross_entropy_with_logits(net.forward(params, xb).squeeze(-1), yb, reduction="none").mean(1)
+
+    losses = optimise_stacked(net, member_loss, configs)
+    net.unstack_into(models)
+    for k, (ref, c) in enumerate(zip(alone, configs)):
+        g = torch_generator(c.seed)
+
+        def loss(_: int, ref=ref, g=g, k=k) -> torch.Tensor:
+            i = torch.randint(50, (16,), generator=g)
+            return F.binary_cross_entropy_with_logits(ref(x[k, i]).squeeze(-1), lab[k, i])
+
+        trace = optimise(ref.parameters(), loss, c.steps, c.lr)
+        torch.testing.assert_close(losses[:c.steps, k], torch.tensor(trace), **TRAIN_TOL)
+        assert_states(models[k], ref, **TRAIN_TOL)
