@@ -10,7 +10,8 @@ of ``--repeats`` process-CPU-second timings at a fixed thread count, side by sid
    counts (downstream AUC is not measured here: a smaller net must earn its place in the suite);
 2. convolution layouts: every Conv1d of today's U-Net (shapes recorded by hooks) forward + backward
    as ``conv1d`` on (B, C, L) against ``conv2d`` on (B, C, 1, L) in ``channels_last`` memory format,
-   summed over the layers (the layout change alone, without the conversions it would need);
+   summed over the layers (the layout change alone, without the conversions it would need), and
+   ``conv1d`` with oneDNN (mkldnn) disabled;
 3. stacking: K U-Nets trained as one by :func:`benchmark.diffusion.stacked.fit_stacked` (the
    ``vmap`` backend: the convolutions become grouped convolutions over the members) against K
    lone :func:`~benchmark.diffusion.training.fit_denoiser` calls, per-repeat ratio.
@@ -86,7 +87,7 @@ def conv_layouts(repeats: int) -> None:
     net(torch.randn(BATCH, *SHAPE), torch.rand(BATCH))
     for h in hooks:
         h.remove()
-    ncl, cl = 0.0, 0.0
+    ncl, cl, plain = 0.0, 0.0, 0.0
     for conv, shape in shapes:
         x1 = torch.randn(shape, requires_grad=True)
         w1 = conv.weight.detach().clone().requires_grad_(True)
@@ -103,9 +104,11 @@ def conv_layouts(repeats: int) -> None:
 
         ncl += median_cpu(lambda: [one() for _ in range(10)], repeats) / 10
         cl += median_cpu(lambda: [two() for _ in range(10)], repeats) / 10
+        with torch.backends.mkldnn.flags(enabled=False):
+            plain += median_cpu(lambda: [one() for _ in range(10)], repeats) / 10
     print(f"convolutions of one base-16 step ({len(shapes)} Conv1d, batch {BATCH}), forward + backward: "
           f"conv1d (B, C, L) {1e3 * ncl:.1f} ms, conv2d channels_last (B, C, 1, L) {1e3 * cl:.1f} ms "
-          f"(ratio {ncl / cl:.2f})", flush=True)
+          f"(ratio {ncl / cl:.2f}), conv1d without oneDNN {1e3 * plain:.1f} ms (ratio {ncl / plain:.2f})", flush=True)
 
 
 def stacking(ks: list[int], repeats: int, steps: int) -> None:
