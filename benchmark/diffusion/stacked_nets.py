@@ -15,8 +15,11 @@ member k reading only slice k of every tensor.  Two backends compute it:
 
 Members never mix: a member's outputs depend on its own slices only (the kernels work per
 member), so a change to one member's weights leaves the others' outputs bit-identical.
-Against the lone module the outputs agree to float32 rounding (baddbmm and addmm block
-their sums differently).
+Against the lone module the outputs agree to float32 rounding (baddbmm and addmm may block
+their sums differently); on the torch 2.13 CPU build measured here they are bit-identical, and
+so is a whole stacked training (tests/test_stacked.py states the tolerance it allows).  Storing
+the weights transposed, (K, in, out), makes a stacked Linear's forward + backward about 10 %
+faster at B = 100 (no copy of the weight gradient) but loses that bit-identity, so W stays (K, out, in).
 """
 
 from __future__ import annotations
