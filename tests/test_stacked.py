@@ -119,6 +119,10 @@ def test_members_need_one_batch_size() -> None:
     configs[1] = MemberConfig(steps=5, lr=1e-3, batch=32, seed=1)
     with pytest.raises(ValueError, match="one batch size"):
         fit_stacked(models, data, configs)
+    with pytest.raises(ValueError, match="one sample shape"):
+        fit_stacked(models, [data[0], MemberData(torch.randn(40, 3))], [configs[0]] * 2)
+    with pytest.raises(ValueError, match="lr > 0"):
+        MemberConfig(steps=5, lr=0.0, batch=8, seed=0)
 
 
 def test_stacked_adam_is_torch_adam() -> None:

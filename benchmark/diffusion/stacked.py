@@ -46,6 +46,10 @@ class MemberConfig:
     ema: float = 0.0
     cosine: bool = True
 
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch < 1 or not self.lr > 0 or not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"a member needs steps >= 0, batch >= 1, lr > 0 and 0 <= ema < 1; got {self}")
+
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step`` (as :func:`~benchmark.diffusion.training.optimise`)."""
         if not self.cosine:
@@ -130,6 +134,8 @@ class StackedAdam:
 
 
 def _common_batch(data: Sequence[MemberData], configs: Sequence[MemberConfig]) -> int:
+    if len({tuple(d.x.shape[1:]) for d in data}) != 1:
+        raise ValueError(f"stacked members need one sample shape; got {sorted({tuple(d.x.shape[1:]) for d in data})}")
     sizes = {min(c.batch, len(d.x)) for d, c in zip(data, configs)}
     if len(sizes) != 1:
         raise ValueError(f"stacked members need one batch size min(batch, N); got {sorted(sizes)}")
