@@ -9,6 +9,8 @@
 # scratch, finetune and tgdp at n_target = 100, seed 0) on CUDA within N more seconds and prints
 # `scripts/suite_profile.py`'s stage table for it; compare with the same command on the CPU
 # (`--device cpu`), see docs/measured.md.
+# With GPU_CHECK_STACKED_SECONDS=N (N > 0) it also times K = 1 and 64 quick MLPs trained and sampled
+# stacked against one after another on CUDA within N more seconds (`scripts/stacked_train.py`, issue 24).
 #
 # Needs `python` (or $PYTHON) with torch built for CUDA and the packages of requirements/run.lock;
 # runs this checkout from source (PYTHONPATH=.) and only falls back to `pip install --no-deps -e .`
@@ -78,6 +80,11 @@ if [ "$PAPER_SECONDS" -gt 0 ]; then
         --n-target 100 --seeds 0 --device cuda --results "$OUT/paper" --quiet --no-report >"$OUT/paper.log" 2>&1
     say "paper-scale gmm2d cell on cuda: exit $? after $((SECONDS - t0)) s: $(grep -m1 ' runs: ' "$OUT/paper.log" || tail -1 "$OUT/paper.log")"
     "$PY" scripts/suite_profile.py "$OUT/paper" --markdown 2>&1 | tee -a "$SUMMARY"
+fi
+STACKED_SECONDS=${GPU_CHECK_STACKED_SECONDS:-0}
+if [ "$STACKED_SECONDS" -gt 0 ]; then
+    timeout "$STACKED_SECONDS" "$PY" scripts/stacked_train.py --device cuda --ks 1 64 --batches 1024 100 \
+        --steps 50 --repeats 3 --sampling-ks 64 2>&1 | tee -a "$SUMMARY"
 fi
 say "done; summary in $SUMMARY"
 exit "$status"
