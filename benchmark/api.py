@@ -240,6 +240,8 @@ class Method:
     Params: ClassVar[type] = NoParams
     requires: ClassVar[frozenset[str]] = frozenset()
     conditional: ClassVar[bool] = False
+    #: False for oracle and reference rows: the protocol gives them their default only
+    tuned: ClassVar[bool] = True
 
     def __init__(self, params: Any) -> None:
         self.params = params

@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugins", nargs="*", default=[], metavar="DIR")
     p.add_argument("--resolved", default=None, metavar="SUITE",
                    help="with `list suites`: every hyper-parameter each run of SUITE resolves to")
+    p.add_argument("--search-space", action="store_true",
+                   help="with `list methods`: each method's tunable hyper-parameters and their distributions")
 
     p = sub.add_parser("run", help="plan and execute runs, then write the report")
     _add_common(p)
@@ -266,7 +268,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         suite = regs.suites.get(args.resolved)()
         print(format_resolved(suite, plan(suite, regs)))
         return 0
-    print(format_listing(regs, args.kind))
+    if args.search_space and not args.kind.startswith("method"):
+        raise BenchmarkError(f"--search-space goes with `list methods`, not `list {args.kind}`")
+    print(format_listing(regs, args.kind, search_spaces=args.search_space))
     return 0
 
 

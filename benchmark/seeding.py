@@ -5,8 +5,9 @@ SHA-256(canonical JSON of [suite_seed, purpose, *axes]) read as an unsigned inte
 reduced below 2**63, so every (purpose, axes) pair gets an independent stream and
 changing one axis never shifts another's.  The purposes used by the suite are
 ``data`` (source/target pools), ``subset`` (the target subset; axes: task, n_target,
-trial only, so all methods see identical data), ``init``, ``train``, ``sample`` and
-``eval``.
+trial only, so all methods see identical data), ``init``, ``train``, ``sample``,
+``eval`` and ``draw`` (a method's hyper-parameter draws; axes: task, method, draw index only,
+so every trial and n_target sees the same K configurations).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-PURPOSES = ("data", "subset", "init", "train", "sample", "eval")
+PURPOSES = ("data", "subset", "init", "train", "sample", "eval", "draw")
 
 
 def derive_seed(suite_seed: int, purpose: str, *axes: Any) -> int:

@@ -27,6 +27,7 @@ class OracleGuidanceParams(TGDPParams):
 @register_method("tgdp-oracle-ratio", "TGDP with the exact density ratio r in place of the classifier")
 class TGDPOracleRatio(TGDPBase):
     Params = OracleRatioParams
+    tuned = False  # an oracle bound: its default only
     requires = frozenset({"closed_form"})
     ratio_source = "exact"
 
@@ -34,5 +35,6 @@ class TGDPOracleRatio(TGDPBase):
 @register_method("tgdp-oracle-guidance", "TGDP with the exact guidance h* in place of the guidance network")
 class TGDPOracleGuidance(TGDPBase):
     Params = OracleGuidanceParams
+    tuned = False  # an oracle bound: its default only
     requires = frozenset({"closed_form"})
     guidance_source = "exact"
