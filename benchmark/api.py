@@ -240,6 +240,10 @@ class Method:
     Params: ClassVar[type] = NoParams
     requires: ClassVar[frozenset[str]] = frozenset()
     conditional: ClassVar[bool] = False
+    #: where the method comes from, shown in the report's tables: "paper" (the TGDP paper's
+    #: method), "published" (a published baseline) or "ours" (added in this benchmark; the
+    #: default, so a plugin counts as a new method unless it says otherwise)
+    source: ClassVar[str] = "ours"
 
     def __init__(self, params: Any) -> None:
         self.params = params
