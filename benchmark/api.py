@@ -242,6 +242,10 @@ class Method:
     conditional: ClassVar[bool] = False
     #: False for oracle and reference rows: the protocol gives them their default only
     tuned: ClassVar[bool] = True
+    #: where the method comes from, shown in the report's tables: "paper" (the TGDP paper's
+    #: method), "published" (a published baseline) or "ours" (added in this benchmark; the
+    #: default, so a plugin counts as a new method unless it says otherwise)
+    source: ClassVar[str] = "ours"
 
     def __init__(self, params: Any) -> None:
         self.params = params

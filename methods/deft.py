@@ -90,6 +90,7 @@ def train_residual(residual: nn.Module, eps_src, x: torch.Tensor, steps: int, ba
 @register_method("deft", "DEFT h-transform (NeurIPS 2024, arXiv 2406.01781, alexdenker/DEFT): frozen source + small "
                  "residual eps_phi trained by DSM on the targets, s_phi ~ grad log h* learned directly")
 class DEFT(DenoiserMethod):
+    source = "published"
     Params = DEFTParams
 
     def fit(self, ctx: FitContext) -> None:

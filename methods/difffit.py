@@ -81,6 +81,7 @@ def merge_scales(model: nn.Module) -> nn.Module:
 @register_method("difffit", "DiffFit-style (arXiv 2304.06648, thuml/Diffusion-Tuning): only biases, norms and "
                  "per-channel scales of the source model train on the target samples")
 class DiffFit(DenoiserMethod):
+    source = "published"
     Params = DiffFitParams
 
     def fit(self, ctx: FitContext) -> None:

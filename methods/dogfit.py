@@ -59,6 +59,7 @@ def dogfit_target(eps: torch.Tensor, eps_ema: torch.Tensor, eps_src: torch.Tenso
 @register_method("dogfit", "DogFit (AAAI 2026, arXiv 2508.05685, yaramohamadi/DogFit): finetune on the targets "
                  "regressing eps + (w-1) sg(eps_ema - eps_src); one forward pass to sample")
 class DogFit(DenoiserMethod):
+    source = "published"
     Params = DogFitParams
 
     def fit(self, ctx: FitContext) -> None:

@@ -60,6 +60,7 @@ def domain_batch(m: int, n: int, batch: int, target_frac: float, null_prob: floa
 @register_method("domain-cfg", "classifier-free guidance on a domain token (source/target/null) trained on "
                  "source ∪ target: eps_null + w (eps_target - eps_null) (CFG, arXiv 2207.12598, as a transfer baseline)")
 class DomainCFG(DenoiserMethod):
+    source = "published"
     Params = DomainCFGParams
 
     def _joint(self, ctx: FitContext) -> torch.nn.Module:

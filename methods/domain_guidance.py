@@ -24,6 +24,7 @@ class DomainGuidanceParams(FinetuneParams):
 
 @register_method("domain-guidance", "eps_src + w (eps_finetuned - eps_src), reusing the finetune stage")
 class DomainGuidance(DenoiserMethod):
+    source = "published"
     Params = DomainGuidanceParams
 
     def fit(self, ctx: FitContext) -> None:

@@ -7,6 +7,7 @@ from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned
 
 @register_method("finetune", "all weights of the source model trained on the target samples")
 class Finetune(DenoiserMethod):
+    source = "published"
     Params = FinetuneParams
 
     def fit(self, ctx: FitContext) -> None:

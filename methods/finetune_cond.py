@@ -16,6 +16,7 @@ from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, finetuned
 @register_method("finetune-cond", "label-conditional source model finetuned on the labelled target samples "
                                   "(ours: tgdp-cond without guidance)")
 class FinetuneCond(DenoiserMethod):
+    source = "ours"
     Params = FinetuneParams
     requires = frozenset({"labels"})
     conditional = True

@@ -25,6 +25,7 @@ class ImportanceWeightedParams(FinetuneParams, ClassifierFields):
 
 @register_method("importance-weighted", "source model trained on source samples weighted by the classifier's r̂")
 class ImportanceWeighted(DenoiserMethod):
+    source = "published"
     Params = ImportanceWeightedParams
 
     def fit(self, ctx: FitContext) -> None:

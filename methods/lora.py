@@ -28,6 +28,7 @@ class LoRAParams(DenoiserParams):
 
 @register_method("lora", "LoRA adapters on the source model, only the adapters train")
 class LoRA(DenoiserMethod):
+    source = "published"
     Params = LoRAParams
 
     def fit(self, ctx: FitContext) -> None:

@@ -7,6 +7,7 @@ from benchmark.denoiser_methods import DenoiserMethod, ScratchParams, trained_de
 
 @register_method("scratch", "trained on the n target samples only")
 class Scratch(DenoiserMethod):
+    source = "published"
     Params = ScratchParams
 
     def fit(self, ctx: FitContext) -> None:

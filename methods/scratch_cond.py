@@ -13,6 +13,7 @@ from benchmark.denoiser_methods import DenoiserMethod, ScratchParams, trained_de
 
 @register_method("scratch-cond", "label-conditional denoiser trained on the labelled target samples only (ours)")
 class ScratchCond(DenoiserMethod):
+    source = "ours"
     Params = ScratchParams  # the same budget fields as scratch, so suite settings apply to both
     requires = frozenset({"labels"})
     conditional = True

@@ -7,6 +7,7 @@ from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_de
 
 @register_method("source-only", "the pretrained source model, unadapted")
 class SourceOnly(DenoiserMethod):
+    source = "published"
     Params = DenoiserParams
 
     def fit(self, ctx: FitContext) -> None:

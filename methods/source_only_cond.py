@@ -15,6 +15,7 @@ from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_de
 @register_method("source-only-cond", "label-conditional source model, unadapted, target label frequencies "
                                      "(ours: the reference of the conditional rows)")
 class SourceOnlyCond(DenoiserMethod):
+    source = "ours"
     Params = DenoiserParams
     requires = frozenset({"labels"})
     conditional = True

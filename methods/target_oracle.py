@@ -15,6 +15,7 @@ class OracleParams(DenoiserParams):
 
 @register_method("target-oracle", "trained on a large target sample; the upper bound")
 class TargetOracle(DenoiserMethod):
+    source = "published"
     Params = OracleParams
     tuned = False  # an oracle bound: its default only
     requires = frozenset({ORACLE_POOL})  # its view holds the target pool; no task capability needed

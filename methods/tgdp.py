@@ -18,4 +18,5 @@ class TGDPParams(TGDPParams):
 
 @register_method("tgdp", "plain TGDP: classifier ratio, guidance network, no regulariser (eta = 0)")
 class TGDP(TGDPBase):
+    source = "paper"
     Params = TGDPParams

@@ -20,6 +20,7 @@ class TGDPCondParams(TGDPParams):
 
 @register_method("tgdp-cond", "conditional TGDP: label-conditional source model, joint classifier c(x, y)")
 class TGDPCond(TGDPBase):
+    source = "paper"
     Params = TGDPCondParams
     requires = frozenset({"labels"})
     conditional = True

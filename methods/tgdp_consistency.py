@@ -18,4 +18,5 @@ class TGDPConsistencyParams(TGDPParams):
 
 @register_method("tgdp-consistency", "TGDP with the consistency regulariser (eta_consistency = 1)")
 class TGDPConsistency(TGDPBase):
+    source = "paper"
     Params = TGDPConsistencyParams

@@ -18,4 +18,5 @@ class TGDPCycleParams(TGDPParams):
 
 @register_method("tgdp-cycle", "TGDP with the cycle regulariser (eta_cycle = 1)")
 class TGDPCycle(TGDPBase):
+    source = "paper"
     Params = TGDPCycleParams

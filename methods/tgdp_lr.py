@@ -25,12 +25,14 @@ class TGDPLRParams(TGDPParams):
 @register_method("tgdp-lr", "TGDP with the resampled logistic estimator of h (ours: an improvement over the "
                  "paper, not the paper)")
 class TGDPLR(TGDPBase):
+    source = "ours"
     Params = TGDPLRParams
 
 
 @register_method("tgdp-cond-lr", "conditional TGDP with the resampled logistic estimator of h (ours: an "
                  "improvement over the paper, not the paper)")
 class TGDPCondLR(TGDPBase):
+    source = "ours"
     Params = TGDPLRParams
     requires = frozenset({"labels"})
     conditional = True

@@ -26,6 +26,7 @@ class OracleGuidanceParams(TGDPParams):
 
 @register_method("tgdp-oracle-ratio", "TGDP with the exact density ratio r in place of the classifier")
 class TGDPOracleRatio(TGDPBase):
+    source = "ours"
     Params = OracleRatioParams
     tuned = False  # an oracle bound: its default only
     requires = frozenset({"closed_form"})
@@ -34,6 +35,7 @@ class TGDPOracleRatio(TGDPBase):
 
 @register_method("tgdp-oracle-guidance", "TGDP with the exact guidance h* in place of the guidance network")
 class TGDPOracleGuidance(TGDPBase):
+    source = "ours"
     Params = OracleGuidanceParams
     tuned = False  # an oracle bound: its default only
     requires = frozenset({"closed_form"})

@@ -19,4 +19,5 @@ class TGDPRegParams(TGDPParams):
 
 @register_method("tgdp-reg", "TGDP with both regularisers (eta_cycle = eta_consistency = 1)")
 class TGDPReg(TGDPBase):
+    source = "paper"
     Params = TGDPRegParams

@@ -36,5 +36,6 @@ class TGDPTclfParams(TGDPParams):
 @register_method("tgdp-tclf", "guidance -logit c'(x_t, t) of a time-dependent domain classifier on noised source "
                  "vs noised target (ours: uses the target samples directly; not TGDP's estimator)")
 class TGDPTclf(TGDPBase):
+    source = "ours"
     Params = TGDPTclfParams
     guidance_source = "time-classifier"

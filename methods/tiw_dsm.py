@@ -83,6 +83,7 @@ def tiw_dsm_loss(eps_pred: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor,
 @register_method("tiw-dsm", "TIW-DSM (ICLR 2024, arXiv 2403.01189, alsdudrla10/TIW-DSM): source samples weighted "
                  "by w_t = exp(-logit c'(x_t,t)) with the score correction grad log w_t")
 class TIWDSM(DenoiserMethod):
+    source = "published"
     Params = TIWDSMParams
 
     def fit(self, ctx: FitContext) -> None:

@@ -72,6 +72,7 @@ def x0_guidance(eps_fn: EpsFn, log_r: Callable[[torch.Tensor], torch.Tensor], t_
 @register_method("x0-guidance", "training-free guidance grad log r̂(x̂0(x_t)) through Tweedie's x̂0 with TGDP's "
                  "stage-1 classifier, no guidance network (DPS/TFG family, arXiv 2409.15761)")
 class X0Guidance(DenoiserMethod):
+    source = "published"
     Params = X0GuidanceParams
 
     def fit(self, ctx: FitContext) -> None:

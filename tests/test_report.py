@@ -62,21 +62,23 @@ def _table(values: dict[str, list[float]], metric: str = "mmd") -> TableData:
     return data
 
 
-def test_best_is_bold_second_underlined_ties_share_and_oracles_are_not_ranked() -> None:
+def test_best_and_rows_not_significantly_worse_are_bold_and_oracles_are_not_ranked() -> None:
     data = _table({"a": [0.30, 0.31], "b": [0.1002, 0.1001], "c": [0.1001, 0.1002], "d": [0.2, 0.2],
                    "target-oracle": [0.01, 0.01]})
-    ranks = data.ranks()
+    ranks = data.ranks()  # the CSV's rank column: dense ranks of the displayed means
     assert ranks[("b", "mmd", 10)] == ranks[("c", "mmd", 10)] == 1
     assert ranks[("d", "mmd", 10)] == 2 and ranks[("a", "mmd", 10)] == 3
     assert ("target-oracle", "mmd", 10) not in ranks
+    # b and c tie (paired differences of both signs); d and a are worse in both trials, after Holm
+    assert data.bold() == {("b", "mmd", 10), ("c", "mmd", 10)}
     tex = to_latex(data, "tab:toy")
-    assert "\\textbf{0.100 $\\pm$ 0.000}" in tex and "\\underline{0.200 $\\pm$ 0.000}" in tex
+    assert "\\textbf{0.100 $\\pm$ 0.000}" in tex and "\\underline" not in tex
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "over 2 seeds" in tex and "lower is better" in tex
     md = to_markdown(data)
-    assert "**0.100 ± 0.000**" in md and "<ins>0.200 ± 0.000</ins>" in md
+    assert "**0.100 ± 0.000**" in md and "**0.200" not in md and "<ins>" not in md
     higher = _table({"a": [0.3, 0.3], "b": [0.9, 0.9]}, metric="downstream_auc")
-    assert higher.ranks()[("b", "downstream_auc", 10)] == 1
+    assert higher.ranks()[("b", "downstream_auc", 10)] == 1 and ("b", "downstream_auc", 10) in higher.bold()
 
 
 def test_holes_give_dashes_with_notes_and_a_complete_missing_list(regs) -> None:

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pandas as pd
 
@@ -87,19 +87,20 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path) -> dict[str, list[str]]:
-    """One table per (setting, metric) and a main table of the headline metrics per setting."""
+def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = None) -> dict[str, list[str]]:
+    """One table per (setting, metric) and a main table of the headline metrics per setting
+    (``methods``: the method registry, for each row's group and source)."""
     written: dict[str, list[str]] = {}
     for setting in sorted(tidy.setting.unique()):
         metrics = sorted(tidy[tidy.setting == setting].metric.unique())
         data = None
         for metric in metrics:
-            data = table_data(runs, tidy, setting, [metric])
+            data = table_data(runs, tidy, setting, [metric], methods)
             write_table(data, folder / data.slug, metric)
             written.setdefault(setting, []).append(f"{data.slug}/{metric}")
         headline = [m for m in metrics if is_headline(m)]
         if headline and data is not None:
-            main = table_data(runs, tidy, setting, headline)
+            main = table_data(runs, tidy, setting, headline, methods)
             write_table(main, folder / main.slug, "main")
             written[setting].insert(0, f"{main.slug}/main")
     inputs = "".join(f"\\input{{{stem}}}\n\\clearpage\n" for stems in written.values() for stem in stems)
@@ -243,7 +244,7 @@ def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Se
     missing = runs.missing()
     summary.missing = len(missing)
     atomic_write_text(out / "missing.csv", missing.to_csv(index=False))
-    summary.tables = write_tables(runs, tidy, _fresh(out / "tables"))
+    summary.tables = write_tables(runs, tidy, _fresh(out / "tables"), regs.methods)
     data = ReportData(results=results, runs=runs, tidy=tidy, regs=regs)
     summary.figures, summary.skipped = render_figures(data, regs, _fresh(out / "figures"), regs.figures.names())
     if paper:

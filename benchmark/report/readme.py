@@ -36,9 +36,12 @@ def render_readme(summary: "ReportSummary", runs: RunSet, results: Path, regs: R
         f"columns; [missing.csv](missing.csv) lists the {summary.missing} expected runs without a done record "
         "and why (not run, failed, stale, corrupt, running).",
         "",
-        "Tables: rows are methods, columns n_target; cells are mean ± std over seeds; best in bold, second "
-        "underlined (oracle rows are reference bounds, not ranked); \"–\" marks a missing cell and its note "
-        "says why. Each table is in three files: Markdown, a LaTeX fragment (booktabs) for `\\input`, and CSV "
+        "Tables: rows are methods grouped as references (source-only, oracles, the floor; not ranked), "
+        "unconditional and label-conditional methods, each marked paper, published or ours; columns n_target; "
+        "cells are mean ± std over seeds; bold: the best mean and every row not significantly worse than it "
+        "(paired by trial, Holm-corrected); Δ columns: paired differences against source-only and the strongest "
+        "default baseline with their 95 % interval, sign count and * where significant after Holm; s/run and "
+        "params: the cost of each row; \"–\" marks a missing cell and its note says why. Each table is in three files: Markdown, a LaTeX fragment (booktabs) for `\\input`, and CSV "
         "with the numbers. [tables/document.tex](tables/document.tex) inputs every fragment in a minimal "
         "document: `cd tables && pdflatex document.tex`.",
         "",
