@@ -283,3 +283,32 @@ def test_sigterm_to_run_stops_its_workers(tmp_path: Path, launcher: str) -> None
             os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigkill_of_run_ends_its_joblib_workers(tmp_path: Path) -> None:
+    """SIGKILL of the ``run`` parent (no handler runs) leaves no joblib worker going on with its
+    queued runs (before, they ran for about 5 minutes): each worker watches its parent."""
+    results = tmp_path / "results"
+    args = ["run", "--suite", "smoke", "--tasks", "gmm2d", "--methods", "scratch", "--n-target", "10",
+            "--seeds", "0", "1", "2", "3", "--set", "scratch.steps=1000000", "--results", str(results), "--quiet",
+            "--no-report", "--jobs", "2", "--launcher", "joblib"]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=REPO_ROOT, env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(results.glob("runs/*/"))) < 2:  # both workers have started a run
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "the runs did not start"
+            time.sleep(0.2)
+        proc.kill()  # SIGKILL to the parent only
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _session_processes(proc.pid) == [], "a joblib worker outlived the killed run"
+        assert not list(results.glob("runs/*/record.json"))
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)

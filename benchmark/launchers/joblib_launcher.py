@@ -7,11 +7,19 @@ had not returned are submitted again to a fresh pool, up to ``retries`` times; t
 resume from their checkpoints, and runs that finished meanwhile are skipped by
 :func:`execute`.  Runs still without an outcome are reported as ``lost`` (no record; the
 next ``run`` retries them).
+
+A worker whose launching ``run`` is gone (SIGKILL, a node's OOM killer: no signal handler ran)
+ends itself within a second (:func:`_watch_parent`): the runs queued for it must not go on for
+minutes writing into a results folder nobody watches.  The run it was executing has no
+record; the next ``run`` resumes it from its checkpoints.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from typing import Sequence
 
 from joblib import Parallel, delayed
@@ -24,7 +32,25 @@ from benchmark.spec import RunSpec
 log = logging.getLogger("benchmark.launchers.joblib")
 
 
-def _execute_tagged(spec: RunSpec, opts: ExecOptions) -> tuple[str, str]:
+WATCH_THREAD = "tldm-parent-watch"
+
+
+def _watch_parent(parent: int, period_s: float = 0.5) -> None:
+    """Start (once per worker process) a daemon thread that ends this process when its parent
+    ``parent`` is gone (the worker is re-parented, so ``os.getppid()`` changes)."""
+    if any(t.name == WATCH_THREAD for t in threading.enumerate()):
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os._exit(1)  # no cleanup to run: records are atomic, the run's lock dies with the process
+
+    threading.Thread(target=watch, name=WATCH_THREAD, daemon=True).start()
+
+
+def _execute_tagged(spec: RunSpec, opts: ExecOptions, parent: int) -> tuple[str, str]:
+    _watch_parent(parent)
     return spec.run_id, execute(spec, opts)
 
 
@@ -36,7 +62,7 @@ def run_joblib(specs: Sequence[RunSpec], opts: ExecOptions, jobs: int, retries: 
     for attempt in range(retries + 1):
         parallel = Parallel(n_jobs=max(1, jobs), backend="loky", return_as="generator_unordered")
         try:
-            for rid, status in parallel(delayed(_execute_tagged)(s, opts) for s in pending):
+            for rid, status in parallel(delayed(_execute_tagged)(s, opts, os.getpid()) for s in pending):
                 out[rid] = status
                 bar.update(1)
         except TerminatedWorkerError as exc:
