@@ -274,6 +274,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preflight(regs, specs) -> None:
+    """Each planned task's optional ``preflight(params)`` (or ``preflight()``): e.g. the data folder
+    exists and its folds hold every planned setting; one line (exit 2) before anything runs."""
+    import inspect
+
+    from benchmark.params import resolve_params
+    from benchmark.spec import canonical_json
+
+    for task in sorted({s.task for s in specs}):
+        task_cls = regs.tasks.get(task)
+        check = getattr(task_cls, "preflight", None)
+        if check is None:
+            continue
+        if inspect.signature(check).parameters:
+            unique = {canonical_json(dict(s.task_params)): s.task_params for s in specs if s.task == task}
+            check([resolve_params(task_cls.Params, tp, owner=task) for tp in unique.values()])
+        else:
+            check()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.launchers import executes_here, launch, launcher_options
     from benchmark.runner import ExecOptions, resolve_device
@@ -292,8 +312,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if args.data_dir:
         os.environ["TLDM_ECG_DIR"] = str(Path(args.data_dir).expanduser().resolve())  # workers inherit it
-    for task in sorted({s.task for s in specs}):
-        getattr(regs.tasks.get(task), "preflight", lambda: None)()  # e.g. the data folder exists
+    _preflight(regs, specs)
     launcher = args.launcher or ("joblib" if args.jobs > 1 else "local")
     kwargs = launcher_options(launcher, vars(args))
     if executes_here(launcher, vars(args)):

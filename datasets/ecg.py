@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
@@ -109,11 +111,28 @@ class PtbxlIcbeb(Task):
     name = "ptbxl-icbeb"
 
     @classmethod
-    def preflight(cls) -> None:
-        """Called by ``run`` before anything executes: the data folder must be set and exist."""
-        from benchmark.ecg.prepare import resolve_data_dir
+    def preflight(cls, params: Sequence[PtbxlIcbebParams] = ()) -> None:
+        """Called by ``run`` before anything executes: the data folder must be set and exist, and
+        its prepared folds must hold every planned setting (n_target, the test fold the metrics
+        need), so a too-small fold ends the command with one line instead of failed runs."""
+        from benchmark.ecg import icbeb
+        from benchmark.ecg.prepare import load_prepared, resolve_data_dir
 
         resolve_data_dir()
+        if not params:
+            return
+        data = load_prepared()
+        n_pool = int(np.isin(data.icbeb.fold, icbeb.TRAIN_FOLDS).sum())
+        n_test = int((data.icbeb.fold == icbeb.TEST_FOLD).sum())
+        for prm in params:
+            cls._check_sizes(prm, n_pool, n_test)
+
+    @classmethod
+    def _check_sizes(cls, prm: PtbxlIcbebParams, n_pool: int, n_test: int) -> None:
+        if prm.n_target > n_pool:
+            raise BenchmarkError(f"ptbxl-icbeb: n_target={prm.n_target} exceeds the {n_pool} ICBEB records of "
+                                 f"folds 1-8; choose n_target <= {n_pool}")
+        check_eval_sizes(cls.name, prm.eval_config(), "ICBEB test fold (fold 10)", n_test, prm.n_eval)
 
     def build(self) -> TaskData:
         from benchmark.ecg import icbeb, ptbxl
@@ -126,13 +145,10 @@ class PtbxlIcbeb(Task):
         pool = np.flatnonzero(np.isin(data.icbeb.fold, icbeb.TRAIN_FOLDS))
         val = np.flatnonzero(data.icbeb.fold == icbeb.VALIDATION_FOLD)
         test = np.flatnonzero(data.icbeb.fold == icbeb.TEST_FOLD)
-        if prm.n_target > len(pool):
-            raise BenchmarkError(f"ptbxl-icbeb: n_target={prm.n_target} exceeds the {len(pool)} ICBEB records of "
-                                 f"folds 1-8; choose n_target <= {len(pool)}")
-        if min(len(src_all), len(src_test), len(val), len(test)) == 0:
+        if prm.n_target <= len(pool) and min(len(src_all), len(src_test), len(val), len(test)) == 0:
             raise BenchmarkError("ptbxl-icbeb: a split is empty (PTB-XL strat_fold 1-8 / 9-10, ICBEB folds 9 / 10); "
                                  "run `python -m benchmark prepare ecg` and check the counts it prints")
-        check_eval_sizes(self.name, prm.eval_config(), "ICBEB test fold (fold 10)", len(test), prm.n_eval)
+        self._check_sizes(prm, len(pool), len(test))
         design = Design(self.name, self.suite_seed, self.trial)
         fixed = {k: getattr(prm, k) for k in DATA_FIELDS}
         src = src_all

@@ -358,6 +358,21 @@ def test_task_refuses_a_test_fold_too_small_for_the_metrics(fresh_dir, monkeypat
         _build(5)
 
 
+def test_run_refuses_a_too_small_test_fold_before_planning(fresh_dir, tmp_path, monkeypatch, capsys):
+    """The same fold, refused by ``run`` itself: one line, exit status 2, no run folder made."""
+    ref = fresh_dir / "icbeb2018" / "REFERENCE.csv"
+    ref.write_text("".join(ref.read_text().splitlines(keepends=True)[:41]))
+    monkeypatch.setenv(ENV_DIR, str(fresh_dir))
+    from benchmark.cli import main
+
+    results = tmp_path / "results"
+    code = main(["run", "--suite", "paper", "--tasks", "ptbxl-icbeb", "--methods", "source-only", "--n-target", "5",
+                 "--results", str(results), "--quiet", "--no-report", "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and not list(results.glob("runs/*")), err
+    assert len(err.strip().splitlines()) == 1 and "the ICBEB test fold (fold 10) has" in err
+
+
 def test_cli_prepare_and_missing_folder(data_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(ENV_DIR, "")  # unset for the code, restored afterwards (run --data-dir sets it)
     assert main(["prepare", "ecg", "--data-dir", str(data_dir)]) == 0
