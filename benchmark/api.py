@@ -158,8 +158,10 @@ class Task:
     need in ``Method.requires``.  ``metrics`` names the registered metrics that apply.
     ``build()`` draws its splits and target subset through :class:`benchmark.design.Design`
     (nested subsets of the pool ``oracle_x``, keys that change with the data);
-    ``contract_params`` are small parameters under which ``tests/test_task_contract.py``
-    checks that (the defaults if empty).
+    ``contract_params`` are small parameters under which ``python -m benchmark check``
+    (:mod:`benchmark.check`) checks that (the defaults if empty).  An optional classmethod
+    ``preflight(params)`` is called by ``run`` with the Params of every planned setting before
+    anything executes (a missing data folder, a fold too small: raise ``BenchmarkError``).
     """
 
     Params: ClassVar[type] = NoParams
