@@ -1,15 +1,17 @@
-"""Agreement across metrics on synthetic records with a known answer: two metrics agree on a
-difference and one reverses it."""
+"""Agreement across metrics and the ranking across cells, on synthetic records with known
+answers: two metrics agree on a difference and one reverses it; a fixed order of methods."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark.registry import load_registries
 from benchmark.report.agreement import agreement, claim, rank_agreement, to_markdown, verdict
+from benchmark.report.ranking import primary_tables, ranking
 from benchmark.report.reference import Reference, _materialise
 from benchmark.report.runs import collect_runs, tidy_frame_from
 from benchmark.report.tables import table_data
@@ -78,3 +80,21 @@ def test_rank_agreement_is_kendall_tau_of_the_orders(known) -> None:
     # competitors: finetune, lora, tgdp-tclf; mmd and sliced_wasserstein order them alike
     assert ranks.loc[("mmd", "sliced_wasserstein"), "kendall_tau"] == pytest.approx(1.0)
     assert ranks.loc[("mmd", "density_error"), "kendall_tau"] < 0
+
+
+def test_ranking_recovers_a_known_order_with_intervals(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    effect = rng.normal(0.03, 0.01, 5)
+    order = {"tgdp-tclf": 0.0, "finetune": 0.01, "lora": 0.02, "scratch": 0.03}
+    rows = {m: {"mmd": list(effect + d + rng.normal(0, 0.001, 5))} for m, d in order.items()}
+    rows["target-oracle"] = {"mmd": list(effect - 0.1)}  # a reference: never ranked
+    runs, tidy, regs = _runs(tmp_path, rows, n_targets=(10, 100))
+    rk = ranking(primary_tables(runs, tidy, regs.methods), resamples=200)
+    frame = rk.frame.set_index("method")
+    assert list(frame.index) == list(order)
+    assert list(frame.mean_rank) == [1.0, 2.0, 3.0, 4.0]
+    assert (frame.cells == 2).all() and len(rk.cells) == 2
+    assert (frame.lo <= frame.mean_rank).all() and (frame.mean_rank <= frame.hi).all()
+    assert frame.loc["tgdp-tclf", "source"] == "ours" and frame.loc["finetune", "source"] == "published"
+    again = ranking(primary_tables(runs, tidy, regs.methods), resamples=200)
+    pd.testing.assert_frame_equal(rk.frame, again.frame)  # seeded
