@@ -6,6 +6,8 @@ Layout of the report folder ``OUT`` (default ``reports/``):
     missing.csv                  planned runs with no done record, each with its reason
     tables/<slug>/<metric>.{tex,md,csv}   rows: methods, columns: n_target
     tables/<slug>/main.{tex,md,csv}       the headline metrics side by side
+    tables/<slug>/agreement.{md,csv}      paired verdicts on every sample metric, rank_agreement.csv
+    tables/ranking.{md,csv}      mean rank of each method over (setting, n_target, primary metric)
     tables/document.tex          a minimal LaTeX document that inputs every table
     figures/<figure>__<slug>.{pdf,png}    every registered figure that has data
     paper/                       with ``--paper``: the paper set (numbered figures, main tables)
@@ -34,7 +36,9 @@ import pandas as pd
 
 from benchmark.registry import Registries
 from benchmark.report.data import FigureSkipped, ReportData
+from benchmark.report.agreement import agreement_metrics, write_agreement
 from benchmark.report.metric_info import is_headline
+from benchmark.report.ranking import primary_tables, ranking, write_ranking
 from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
 from benchmark.report.tables import table_data, write_table
 from benchmark.errors import BenchmarkError
@@ -103,6 +107,13 @@ def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = 
             main = table_data(runs, tidy, setting, headline, methods)
             write_table(main, folder / main.slug, "main")
             written[setting].insert(0, f"{main.slug}/main")
+        task = str(runs.frame.task[runs.frame.setting == setting].iloc[0])
+        sample = agreement_metrics(task, metrics)
+        if sample and data is not None:
+            write_agreement(table_data(runs, tidy, setting, sample, methods), folder / data.slug)
+    tables = primary_tables(runs, tidy, methods)
+    if tables:
+        write_ranking(ranking(tables), folder)
     inputs = "".join(f"\\input{{{stem}}}\n\\clearpage\n" for stems in written.values() for stem in stems)
     atomic_write_text(folder / "document.tex", f"{LATEX_PREAMBLE}{inputs}\\end{{document}}\n")
     return written

@@ -60,6 +60,10 @@ LATEX_DASH = "--"
 NOTE_MESSAGE_CHARS = 70
 SOURCE_ONLY = "source-only"
 FLOOR = "floor"  # the reference row of the recorded ``<metric>_floor`` values
+#: the reference row of the recorded ``downstream_real_<x>`` values: the downstream classifier
+#: trained on the n real target records alone (for the ``downstream_<x>`` metrics)
+REAL_ONLY = "real-only"
+REFERENCE_NAMES = ("source-only", "baseline", REAL_ONLY)
 #: the default baselines; the strongest of them (best mean of a column) is a named reference
 DEFAULT_BASELINES = ("finetune", "lora", "scratch")
 GROUPS = ("reference", "unconditional", "label-conditional")
@@ -148,6 +152,8 @@ class TableData:
         src = [v for v in self.variants if v.split("[", 1)[0] == SOURCE_ONLY]
         if len(src) == 1 and self.cells[(src[0], metric, n)].count:
             out["source-only"] = src[0]
+        if REAL_ONLY in self.variants and self.cells[(REAL_ONLY, metric, n)].count:
+            out[REAL_ONLY] = REAL_ONLY
         base = [v for v in self.variants if v.split("[", 1)[0] in DEFAULT_BASELINES
                 and math.isfinite(self.cells[(v, metric, n)].mean)]
         d = direction(metric)
@@ -278,6 +284,36 @@ def _floor_cells(data: TableData, values: pd.DataFrame) -> None:
                                              trials=tuple(int(t) for t in per.index))
 
 
+def real_key(metric: str) -> Optional[str]:
+    """``downstream_real_<x>`` for ``downstream_<x>`` (the real-only classifier's value), else None."""
+    prefix = "downstream_"
+    if not metric.startswith(prefix) or metric.startswith(prefix + "real_") or metric.startswith(prefix + "gain_"):
+        return None
+    return f"{prefix}real_{metric[len(prefix):]}"
+
+
+def _real_only_cells(data: TableData, values: pd.DataFrame) -> None:
+    """Add the ``real-only`` reference row where some ``downstream_<x>`` metric has recorded
+    ``downstream_real_<x>`` values: per trial, the mean over that trial's runs (the classifier
+    on the n real records does not depend on the method), with its recorded bootstrap bounds."""
+    reals = {m: values[values.metric == real_key(m)] for m in data.metrics if real_key(m)}
+    if not any(len(f) for f in reals.values()):
+        return
+    refs = [i for i, v in enumerate(data.variants) if data.row(v)[0] == "reference"]
+    data.variants.insert(refs[-1] + 1 if refs else 0, REAL_ONLY)
+    data.info[REAL_ONLY] = ("reference", "–")
+    for m in data.metrics:
+        f = reals.get(m, values.iloc[:0])
+        for n in data.n_targets:
+            g = f[f.n_target == n].groupby("trial")
+            per = g.value.mean()
+            lo = float(g.lo.mean().mean()) if len(per) and f.lo.notna().any() else None
+            hi = float(g.hi.mean().mean()) if len(per) and f.hi.notna().any() else None
+            note = "" if len(per) else f"no {real_key(m) or 'real-only value'} recorded"
+            data.cells[(REAL_ONLY, m, n)] = Cell(tuple(float(x) for x in per), len(per), lo, hi, note=note,
+                                                 trials=tuple(int(t) for t in per.index))
+
+
 def table_data(runs: RunSet, tidy: pd.DataFrame, setting: str, metrics: Sequence[str],
                methods: Any = None) -> TableData:
     """Collect the cells of ``setting`` for ``metrics`` (see the module docstring for rows);
@@ -324,6 +360,7 @@ def table_data(runs: RunSet, tidy: pd.DataFrame, setting: str, metrics: Sequence
                 data.cells[(v, m, n)] = Cell(tuple(float(x) for x in vm.value), len(runs_vn), lo, hi, note,
                                              tuple(int(t) for t in vm.trial))
     _floor_cells(data, values)
+    _real_only_cells(data, values)
     return data
 
 
@@ -394,7 +431,7 @@ def _value_name(data: TableData, m: str, n: int) -> str:
 def _comparison_columns(data: TableData) -> list[tuple[str, int, str]]:
     """(metric, n, reference name) of every column of paired differences the table shows."""
     have = {(m, n, name) for (_, name, m, n) in data.comparisons}
-    return [(m, n, name) for m in data.metrics for name in ("source-only", "baseline") for n in data.n_targets
+    return [(m, n, name) for m in data.metrics for name in REFERENCE_NAMES for n in data.n_targets
             if (m, n, name) in have]
 
 
@@ -449,7 +486,8 @@ def _seed_phrase(data: TableData) -> str:
     if counts == [1]:
         single = [c for c in data.cells.values() if c.count == 1]
         bracket = any(c.lo is not None and c.hi is not None for c in single)
-        return "one seed per cell" + ("; [lo, hi]: the recorded bootstrap interval" if bracket else "")
+        return "one seed per cell" + ("; [lo, hi]: the recorded bootstrap interval, over test-set resampling "
+                                      "only (not over trials: one trial)" if bracket else "")
     if len(counts) == 1:
         return f"mean ± std over {counts[0]} seeds"
     return f"mean ± std over {counts[0]}–{counts[-1]} seeds (the notes name cells with fewer)"
@@ -474,6 +512,9 @@ def paired_note(data: TableData, cost: bool = False) -> str:
             "labels). Source: paper = the TGDP paper's method (paper+: run with an option added here, "
             "lagged_guidance or guidance_loss=logistic-resampled), published = a published baseline, ours = added in "
             "this benchmark.")
+    if REAL_ONLY in data.variants:
+        text += (" real-only = the downstream classifier trained on the n real target records alone (recorded "
+                 "downstream_real_*); Δ vs real-only is the gain of training on the row's samples.")
     if not any(direction(m) for m in data.metrics):
         return text
     if not any(c.n >= 2 for c in data.best.values()):
@@ -543,7 +584,7 @@ def to_long_csv(data: TableData) -> str:
                        "lo": c.lo, "hi": c.hi, "direction": direction(m) or "", "rank": ranks.get((v, m, n)),
                        "bold": (v, m, n) in bold, "transfer": transfer.scores.get((v, m, n)),
                        "seconds_per_run": secs, "trainable_params": params}
-                for name in ("source-only", "baseline"):
+                for name in REFERENCE_NAMES:
                     p = data.comparisons.get((v, name, m, n))
                     key = name.replace("-", "_")
                     row[f"{key}_row"] = data.references(m, n).get(name, "") if direction(m) else ""
