@@ -29,6 +29,7 @@ from pathlib import Path
 BUILTIN_MODULES: tuple[str, ...] = (
     "benchmark.metrics.sample_metrics",
     "benchmark.metrics.ecg_metrics",
+    "benchmark.metrics.two_sample",
     "benchmark.suites",
     "benchmark.report.figures",
     "benchmark.builtin.datasets",

@@ -23,6 +23,10 @@ METRIC_RULES: tuple[tuple[str, Optional[str], bool], ...] = (
     ("downstream_real_*", None, False),    # the classifier trained on real records: a reference
     ("downstream_pseudo_labels", None, False),
     ("trainable_params", None, False),
+    ("c2st_null_hi", None, False),         # the upper end of C2ST's 95 % null interval: a reference
+    ("c2st_accuracy", "min", False),       # 0.5 = indistinguishable from held-out target samples
+    ("energy_distance", "min", False),
+    ("mmd_pvalue", "max", False),          # permutation p-value of MMD^2: high = no detectable difference
     ("mmd", "min", True),
     ("mmd_*", "min", False),
     ("*_mmd", "min", False),
