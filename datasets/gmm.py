@@ -30,7 +30,7 @@ from benchmark.closed_form import GaussianMixture, TransferClosedForm
 from benchmark.design import Design
 from benchmark.registry import register_task
 
-GMM_METRICS = ("mmd", "mmd_floor", "density_error", "sliced_wasserstein")
+GMM_METRICS = ("mmd", "mmd_floor", "density_error", "sliced_wasserstein", "two_sample")
 
 
 def _check(n_target: int, n_pool: int) -> None:
