@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Optional, Sequence
 
@@ -177,12 +178,12 @@ def flat_fields(block: Block, name: str, optional: bool = False) -> type:
     spaces from the config; ``optional``: None by default, filled by :func:`fill_inherited`),
     ``BLOCKS = (block.name,)`` and a ``<block>_config()`` method returning the typed config."""
     by_saved = {s: f for f, s in block.saved.items()}
-    hints = {f.name: f.type for f in dataclasses.fields(block.config)}
+    hints = typing.get_type_hints(block.config)
     defaults = {f.name: f for f in dataclasses.fields(block.config)}
     spec = []
     for saved in block.own:
         src = defaults[by_saved[saved]]
-        kind = _resolve_hint(hints[src.name])
+        kind = hints[src.name]
         if optional:
             spec.append((saved, Optional[kind], field(default=None, metadata=dict(src.metadata))))
         else:
@@ -202,15 +203,6 @@ def fill_inherited(params: Any, block: Block) -> None:
     for target, source in block.inherit.items():
         if getattr(params, target) is None:
             object.__setattr__(params, target, getattr(params, source))
-
-
-_HINTS = {"int": int, "float": float, "str": str, "bool": bool, "ClassifierLoss": ClassifierLoss,
-          "GuidanceLoss": GuidanceLoss}
-
-
-def _resolve_hint(hint: Any) -> Any:
-    """Annotations are strings here (``from __future__ import annotations``): map them back."""
-    return _HINTS[hint] if isinstance(hint, str) else hint
 
 
 def declared_blocks(params_cls: type) -> frozenset[str]:

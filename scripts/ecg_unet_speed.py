@@ -43,13 +43,11 @@ SHAPE, BATCH = (8, 256), 64  # quick ecg-synth: 8 independent leads, length 256,
 
 
 def median_cpu(fn: Callable[[], object], repeats: int) -> float:
+    """gmm_train's median process CPU seconds, after one warm-up call."""
+    from gmm_train import median_time  # the sibling script (scripts/ is on sys.path when run)
+
     fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
+    return median_time(fn, repeats)
 
 
 def architectures(repeats: int, steps: int) -> None:
