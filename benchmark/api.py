@@ -84,17 +84,49 @@ class TaskData:
         """Target label frequencies estimated from the n target labels (add-one smoothed)."""
         return label_frequencies(self.target_y, self.num_classes)
 
-    def train_view(self, requires: frozenset[str]) -> "TrainView":
-        """What a method with ``requires`` may see (see :class:`TrainView`)."""
+    def train_view(self, requires: frozenset[str], holdout: int = 0) -> "TrainView":
+        """What a method with ``requires`` may see (see :class:`TrainView`).  ``holdout`` = h > 0
+        keeps the last h target samples out (the ``target-val`` selection fold,
+        :meth:`held_out_targets`): the view holds the first n - h and a target key of its own."""
         labels = "labels" in requires
         pool = ORACLE_POOL in requires
+        n_train = self._n_train(holdout)
+        target_x = self.target_x[:n_train].clone() if holdout else _owned(self.target_x)
+        target_y = None
+        if labels and self.target_y is not None:
+            target_y = self.target_y[:n_train].clone() if holdout else _owned(self.target_y)
+        target_key = self.target_key if not holdout else _holdout_key(self.target_key, holdout)
         return TrainView(
-            source_x=_owned(self.source_x), target_x=_owned(self.target_x), kind=self.kind,
-            source_key=self.source_key, target_key=self.target_key, num_classes=self.num_classes,
-            source_y=_owned(self.source_y) if labels else None, target_y=_owned(self.target_y) if labels else None,
+            source_x=_owned(self.source_x), target_x=target_x, kind=self.kind,
+            source_key=self.source_key, target_key=target_key, num_classes=self.num_classes,
+            source_y=_owned(self.source_y) if labels else None, target_y=target_y,
             oracle_x=_owned(self.oracle_x) if pool else None,
             oracle_y=_owned(self.oracle_y) if (pool and labels) else None,
             closed_form=self.closed_form if "closed_form" in requires else None)
+
+
+    def _n_train(self, holdout: int) -> int:
+        n = len(self.target_x)
+        if not 0 <= holdout < n:
+            raise ValueError(f"holdout={holdout} must be in [0, n_target={n})")
+        return n - int(holdout)
+
+    def held_out_targets(self, holdout: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The ``target-val`` fold: the last ``holdout`` target samples and their labels (or None)."""
+        n_train = self._n_train(holdout)
+        ys = None if self.target_y is None else self.target_y[n_train:]
+        return self.target_x[n_train:], ys
+
+    def validation_fold(self) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The large target validation fold of the ``oracle`` rule: ``extras["val_x"]`` (and
+        ``"val_y"``) where the task provides one, else (None, None).  Never the test fold."""
+        return self.extras.get("val_x"), self.extras.get("val_y")
+
+
+def _holdout_key(target_key: str, holdout: int) -> str:
+    from benchmark.spec import short_hash
+
+    return short_hash({"target": target_key, "holdout": int(holdout)})
 
 
 def label_frequencies(target_y: Optional[torch.Tensor], num_classes: Optional[int]) -> torch.Tensor:
@@ -257,6 +289,16 @@ class Method:
 
     def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    #: True where :meth:`noise_prediction` gives the fitted model's noise predictor (the
+    #: protocol's held-out denoising criterion needs it; :mod:`benchmark.protocol.criteria`)
+    predicts_noise: ClassVar[bool] = False
+
+    def noise_prediction(self, x_t: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        """eps_hat(x_t, t[, labels]) of the fitted model as it samples (guidance included):
+        ``x_t`` (B, ...), ``t`` (B,), ``labels`` (B,) for conditional methods else None.
+        Only for methods with ``predicts_noise = True``."""
+        raise NotImplementedError(f"{type(self).__name__} has no noise predictor (predicts_noise is False)")
 
     def evaluate(self, ev: "EvalContext") -> dict[str, float]:
         """Diagnostics on held-out data after sampling (``ev.data`` is the full :class:`TaskData`,

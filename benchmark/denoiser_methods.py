@@ -12,9 +12,10 @@ from torch import nn
 
 from benchmark.params import bounds
 from benchmark.api import FitContext, Method
-from benchmark.diffusion.guidance import GradLogH
+from benchmark.diffusion.guidance import GradLogH, guided_eps
 from benchmark.diffusion.nets import make_denoiser
 from benchmark.diffusion.samplers import sample
+from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.seeding import derive_seed, seed_everything, torch_generator
 from benchmark.spec import short_hash
@@ -157,6 +158,17 @@ class DenoiserMethod(Method):
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
         return self.model(x, t, labels if self.conditional else None)
+
+    predicts_noise = True
+
+    def noise_prediction(self, x: torch.Tensor, t: torch.Tensor, labels: Optional[torch.Tensor]) -> torch.Tensor:
+        """eps_guided = eps(x_t, t) - gamma sigma_t grad log h(x_t, t) (:func:`guided_eps`), the
+        predictor the sampler integrates (exactly: lagged guidance only changes where in a
+        solver step grad log h is evaluated)."""
+        eps = self.eps(x, t, labels)
+        if self.grad_log_h is None or self.gamma == 0.0:
+            return eps
+        return guided_eps(eps, self.grad_log_h(x, t, labels), VPSchedule().sigma(t), self.gamma)
 
     def sample(self, n: int, labels: Optional[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
         p = self.params

@@ -11,6 +11,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from benchmark.errors import BenchmarkError
 from benchmark.params import params_to_dict, resolve_params
+from benchmark.protocol.draws import draws
+from benchmark.protocol.holdout import holdout_size
 from benchmark.registry import Registries
 from benchmark.spec import Cell, RunSpec, Suite, canonical_json
 from benchmark.stage_configs import declared_blocks
@@ -117,11 +119,13 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
                 keys = {f.name for f in dataclasses.fields(method_cls.Params)}
                 used_star_keys |= keys & set(overrides.get("*", {}))
                 hp = _merged_overrides(name, keys, (cell.hparams, overrides), declared_blocks(method_cls.Params))
-                hparams = params_to_dict(resolve_params(method_cls.Params, hp, owner=name))
-                for trial in cell.seeds:
-                    spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial),
-                                   threads=run_threads, variant=f"{name}[{cell.tag}]" if cell.tag else name)
-                    specs.setdefault(spec.run_id, spec)  # a run planned by two cells keeps the first's label
+                variant = f"{name}[{cell.tag}]" if cell.tag else name
+                for draw, holdout, values in protocol_runs(cell, name, method_cls, suite.seed, n, hp):
+                    hparams = params_to_dict(resolve_params(method_cls.Params, values, owner=name))
+                    for trial in cell.seeds:
+                        spec = RunSpec(suite.name, suite.seed, cell.task, task_params, name, hparams, int(trial),
+                                       threads=run_threads, variant=variant, holdout=holdout, draw=draw)
+                        specs.setdefault(spec.run_id, spec)  # a run planned by two cells keeps the first's label
     _check_variant_labels(specs.values())
     unused = set(overrides.get("*", {})) - used_star_keys
     if unused:
@@ -130,13 +134,33 @@ def plan(suite: Suite, regs: Registries, overrides: Mapping[str, Mapping[str, An
     return worker_order(list(specs.values()), lambda name: bool(getattr(regs.methods.get(name), "conditional", False)))
 
 
+def protocol_runs(cell: Cell, name: str, method_cls: type, suite_seed: int, n_target: int,
+                  base: Mapping[str, Any]) -> list[tuple[int, int, dict[str, Any]]]:
+    """(draw, holdout, hyper-parameters) of a method's runs at one n_target of ``cell``: the default
+    run (draw 0 on all n targets), and, where ``cell.draws`` = K > 1 and the method is tuned with a
+    search space, draws 0..K-1 (:func:`benchmark.protocol.draws.draws`, seeded by (suite seed, task,
+    method, draw): the same values at every n and trial) trained without the ``target-val`` holdout
+    of :func:`benchmark.protocol.holdout.holdout_size`."""
+    if isinstance(cell.draws, bool) or not isinstance(cell.draws, int) or cell.draws < 1:
+        raise BenchmarkError(f"cell of task {cell.task}: draws={cell.draws!r} must be an integer >= 1")
+    runs = [(0, 0, dict(base))]
+    if cell.draws == 1:
+        return runs
+    configs = draws(method_cls.Params, cell.draws, suite_seed, cell.task, name,
+                    tuned=bool(getattr(method_cls, "tuned", True)), base=base)
+    if len(configs) == 1:  # an untuned row (oracle, reference) or nothing to tune: its default only
+        return runs
+    holdout = holdout_size(n_target)
+    return runs + [(k, holdout, values) for k, values in enumerate(configs)]
+
+
 def _check_variant_labels(specs: Iterable[RunSpec]) -> None:
     """One label, one configuration: within a task setting, the runs of a variant label share
     their hyper-parameters (cells of one method with other hyper-parameters need tags)."""
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for spec in specs:
         setting = canonical_json({k: v for k, v in spec.task_params.items() if k != "n_target"})
-        key = (spec.task, setting, spec.label_of_variant())
+        key = (spec.task, setting, spec.label_of_variant(), spec.draw)
         first = seen.setdefault(key, dict(spec.hparams))
         if first != dict(spec.hparams):
             diff = sorted(k for k in {*first, *spec.hparams} if first.get(k) != spec.hparams.get(k))
@@ -198,11 +222,13 @@ def resolved_config(specs: Iterable[RunSpec]) -> list[dict[str, Any]]:
     for spec in specs:
         task_params = {k: v for k, v in spec.task_params.items() if k != "n_target"}
         entry = {"task": spec.task, "task_params": task_params, "method": spec.method,
-                 "hparams": dict(spec.hparams), "threads": spec.threads}
+                 "hparams": dict(spec.hparams), "threads": spec.threads, **({"draw": spec.draw} if spec.draw else {})}
         key = canonical_json(entry)
         group = groups.setdefault(key, {**entry, "n_targets": set(), "trials": set()})
         group["n_targets"].add(spec.n_target)
         group["trials"].add(spec.trial)
+        if spec.holdout:  # also trained without the target-val holdout (protocol draws)
+            group["target_val"] = True
 
     def order(key: str) -> tuple[str, ...]:
         g = groups[key]
@@ -220,7 +246,9 @@ def format_resolved(suite: Suite, specs: Sequence[RunSpec]) -> str:
     lines = [f"suite {suite.name}: {len(specs)} runs, {suite.threads} torch thread(s) per run"]
     for e in resolved_config(specs):
         extra = ",".join(f"{k}={v}" for k, v in e["task_params"].items())
-        lines.append(f"  {e['task']}{'[' + extra + ']' if extra else ''} {e['method']}  "
+        protocol = f" draw={e['draw']}" if e.get("draw") else ""
+        protocol += " (+ target-val holdout runs)" if e.get("target_val") else ""
+        lines.append(f"  {e['task']}{'[' + extra + ']' if extra else ''} {e['method']}{protocol}  "
                      f"n_target={'/'.join(map(str, e['n_targets']))} trials={'/'.join(map(str, e['trials']))}")
         lines.append("      " + ", ".join(f"{k}={v}" for k, v in e["hparams"].items()))
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.figure_data import write_figure_data
 from benchmark.metrics.context import EvalContext, metric_doc
 from benchmark.params import params_to_dict, resolve_params
+from benchmark.protocol.criteria import selection_criteria
 from benchmark.provenance import environment, peak_memory_mb
 from benchmark.registry import load_registries
 from benchmark.seeding import derive_seed, seed_everything, torch_generator
@@ -128,6 +129,22 @@ def check_finite_metrics(metrics: dict[str, float], method: str) -> None:
                            f"{method} run must be a finite number")
 
 
+def _selection_criteria(spec: RunSpec, method: Any, conditional: bool, data: Any, samples: torch.Tensor,
+                        device: torch.device) -> dict[str, float]:
+    """The protocol's selection criteria (:mod:`benchmark.protocol.criteria`): on the holdout of a
+    holdout run (``target-val``) and on the task's validation fold (``oracle``), where it has one."""
+    folds = {}
+    if spec.holdout:
+        x, y = data.held_out_targets(spec.holdout)
+        folds["tv"] = (x, y if conditional else None, data.target_x)
+    val_x, val_y = data.validation_fold()
+    if val_x is not None:
+        folds["oracle"] = (val_x, val_y if conditional else None, val_x)
+    predict = method.noise_prediction if getattr(method, "predicts_noise", False) else None
+    return selection_criteria(predict, samples, folds, lambda fold: derive_seed(
+        spec.suite_seed, "select", spec.task, dict(spec.task_params), spec.trial, fold), device)
+
+
 def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger) -> dict[str, Any]:
     """Fit, sample and evaluate one spec; returns the metrics part of the record."""
     device = configure_torch(opts, spec.threads)
@@ -152,7 +169,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     cache = ArtifactCache(Path(opts.results) / "artifacts",
                           execution={"device": device.type, "threads": spec.threads, "deterministic": opts.deterministic})
     # the method sees its train-only view; the held-out folds stay with the evaluation below
-    ctx = FitContext(spec=spec, data=data.train_view(method_cls.requires), cache=cache, device=device, seed=seed,
+    ctx = FitContext(spec=spec, data=data.train_view(method_cls.requires, spec.holdout), cache=cache, device=device, seed=seed,
                      progress=opts.progress, log=log, run_dir=folder, checkpoint_every=opts.checkpoint_every,
                      checkpoint_keep=opts.checkpoint_keep)
     method = method_cls(hparams)
@@ -164,8 +181,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     n = task.n_eval()
     gen = torch_generator(seeds["sample"])
     labels = None
-    if method_cls.conditional:
-        labels = torch.multinomial(data.target_label_frequencies().float(), n, replacement=True, generator=gen)
+    if method_cls.conditional:  # the frequencies of the targets it trained on (not the holdout's)
+        labels = torch.multinomial(ctx.data.target_label_frequencies().float(), n, replacement=True, generator=gen)
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
         samples = method.sample(n, labels, gen)
@@ -191,6 +208,9 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
     m0, c0 = time.perf_counter(), time.process_time()
     metrics.update({k: float(v) for k, v in method.evaluate(ectx).items()})
     evaluate_s = {"wall_s": time.perf_counter() - m0, "cpu_s": time.process_time() - c0}
+    m0, c0 = time.perf_counter(), time.process_time()
+    metrics.update(_selection_criteria(spec, method, method_cls.conditional, data, samples, device))
+    select_s = {"wall_s": time.perf_counter() - m0, "cpu_s": time.process_time() - c0}
     check_finite_metrics(metrics, spec.method)
     timings["eval_s"] = time.perf_counter() - t0
     timings["cpu_s"] = time.process_time() - cpu0
@@ -226,7 +246,7 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
         "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
         # wall/CPU seconds of each metric (cached evaluation stages built inside a metric count here too), of
         # the method's evaluate hook, of sampling and of each stage this run built; read by scripts/suite_profile.py
-        "profile": {"metric_s": metric_s, "evaluate_s": evaluate_s, "stage_s": dict(cache.build_times),
+        "profile": {"metric_s": metric_s, "evaluate_s": evaluate_s, "select_s": select_s, "stage_s": dict(cache.build_times),
                     "fit_cpu_s": fit_cpu_s, "sample_cpu_s": sample_cpu_s},
     }
 

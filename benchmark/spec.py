@@ -38,7 +38,7 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 #: the keys of a spec dict that are provenance, not identity
-PROVENANCE_KEYS = ("suite", "variant")
+PROVENANCE_KEYS = ("suite", "variant", "draw")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class RunSpec:
     """One run: a method on a task with resolved parameters and a trial (seed index).
 
     ``suite`` (the suite that planned it) and ``variant`` (the table row's label: the method,
-    plus ``[tag]`` when its cell is tagged) are provenance, left out of :attr:`run_id`.
+    plus ``[tag]`` when its cell is tagged) are provenance, left out of :attr:`run_id`; so is
+    ``draw``, the index of the protocol's hyper-parameter draw (:mod:`benchmark.protocol.draws`)
+    whose values ``hparams`` already holds.  ``holdout`` is identity: the method trains on the
+    first n - holdout of the n targets, the last ``holdout`` are the ``target-val`` selection
+    fold (:mod:`benchmark.protocol.holdout`); 0 (every target trains) is left out of the hash.
     """
 
     suite: str
@@ -58,12 +62,18 @@ class RunSpec:
     trial: int
     threads: int = 1
     variant: str = ""
+    holdout: int = 0
+    draw: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_params", _frozen(self.task_params))
         object.__setattr__(self, "hparams", _frozen(self.hparams))
         if isinstance(self.threads, bool) or int(self.threads) != self.threads or self.threads < 1:
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+        for name in ("holdout", "draw"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
 
     def identity(self) -> dict[str, Any]:
         """What is computed: the canonical dict whose hash is the run id."""
@@ -76,11 +86,12 @@ class RunSpec:
             "trial": int(self.trial),
             # one thread is the default and is left out; any other count is part of the identity
             **({"threads": int(self.threads)} if self.threads != 1 else {}),
+            **({"holdout": int(self.holdout)} if self.holdout else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The identity plus the provenance (``suite``, ``variant``): what spec.json and records hold."""
-        return {**self.identity(), "suite": self.suite, "variant": self.label_of_variant()}
+        """The identity plus the provenance (``suite``, ``variant``, ``draw``): what spec.json and records hold."""
+        return {**self.identity(), "suite": self.suite, "variant": self.label_of_variant(), "draw": int(self.draw)}
 
     def label_of_variant(self) -> str:
         """The table row's label: ``variant`` when the plan set one, else the method name."""
@@ -90,7 +101,8 @@ class RunSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
         keys = ("suite_seed", "task", "task_params", "method", "hparams", "trial")
         return cls(suite=str(data.get("suite", "")), **{k: data[k] for k in keys}, threads=int(data.get("threads", 1)),
-                   variant=str(data.get("variant", "")))
+                   variant=str(data.get("variant", "")), holdout=int(data.get("holdout", 0)),
+                   draw=int(data.get("draw", 0)))
 
     def canonical(self) -> str:
         return canonical_json(self.identity())
@@ -106,7 +118,10 @@ class RunSpec:
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.task_params.items() if k != "n_target")
         threads = f" threads={self.threads}" if self.threads != 1 else ""
-        return f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} trial={self.trial}{threads}"
+        protocol = f" draw={self.draw}" if self.draw else ""
+        protocol += f" holdout={self.holdout}" if self.holdout else ""
+        return (f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} "
+                f"trial={self.trial}{threads}{protocol}")
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,9 @@ class Cell:
     ``hparams`` maps a method name (or ``"*"`` for every method having the key) to
     overrides.  ``tag`` names the cell's variant: its runs are the table rows
     ``method[tag]`` (provenance, see :class:`RunSpec`); cells of one method with other
-    hyper-parameters need distinct tags.
+    hyper-parameters need distinct tags.  ``draws`` is the protocol's K (DESIGN.md §8): with
+    K > 1 every tuned method gets its default run plus K runs (draws 0..K-1 of its search
+    space) trained on the n targets less the ``target-val`` holdout; 1 plans the default only.
     """
 
     task: str
@@ -127,6 +144,7 @@ class Cell:
     task_params: Mapping[str, Any] = field(default_factory=dict)
     hparams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tag: str = ""
+    draws: int = 1
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,7 @@ class Suite:
                     "task_params": dict(c.task_params),
                     "hparams": {k: dict(v) for k, v in c.hparams.items()},
                     "tag": c.tag,
+                    **({"draws": c.draws} if c.draws != 1 else {}),
                 }
                 for c in self.cells
             ],
