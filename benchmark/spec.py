@@ -38,7 +38,7 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 #: the keys of a spec dict that are provenance, not identity
-PROVENANCE_KEYS = ("suite", "variant")
+PROVENANCE_KEYS = ("suite", "variant", "draw")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class RunSpec:
     """One run: a method on a task with resolved parameters and a trial (seed index).
 
     ``suite`` (the suite that planned it) and ``variant`` (the table row's label: the method,
-    plus ``[tag]`` when its cell is tagged) are provenance, left out of :attr:`run_id`.
+    plus ``[tag]`` when its cell is tagged) are provenance, left out of :attr:`run_id`;
+    so is ``draw`` (which hyper-parameter draw the ``hparams`` are, DESIGN §8; in the spec
+    dict only where > 0).  ``holdout`` (h > 0: the run trains on the n - h targets left after
+    holding out h for target-val selection) changes what is computed and is part of the
+    identity where > 0, so a default run (holdout 0) keeps its id.
     """
 
     suite: str
@@ -58,6 +62,8 @@ class RunSpec:
     trial: int
     threads: int = 1
     variant: str = ""
+    draw: int = 0
+    holdout: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_params", _frozen(self.task_params))
@@ -76,11 +82,13 @@ class RunSpec:
             "trial": int(self.trial),
             # one thread is the default and is left out; any other count is part of the identity
             **({"threads": int(self.threads)} if self.threads != 1 else {}),
+            **({"holdout": int(self.holdout)} if self.holdout else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The identity plus the provenance (``suite``, ``variant``): what spec.json and records hold."""
-        return {**self.identity(), "suite": self.suite, "variant": self.label_of_variant()}
+        return {**self.identity(), "suite": self.suite, "variant": self.label_of_variant(),
+                **({"draw": int(self.draw)} if self.draw else {})}
 
     def label_of_variant(self) -> str:
         """The table row's label: ``variant`` when the plan set one, else the method name."""
@@ -90,7 +98,8 @@ class RunSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> "RunSpec":
         keys = ("suite_seed", "task", "task_params", "method", "hparams", "trial")
         return cls(suite=str(data.get("suite", "")), **{k: data[k] for k in keys}, threads=int(data.get("threads", 1)),
-                   variant=str(data.get("variant", "")))
+                   variant=str(data.get("variant", "")), draw=int(data.get("draw", 0)),
+                   holdout=int(data.get("holdout", 0)))
 
     def canonical(self) -> str:
         return canonical_json(self.identity())
@@ -106,6 +115,7 @@ class RunSpec:
     def label(self) -> str:
         extra = ",".join(f"{k}={v}" for k, v in self.task_params.items() if k != "n_target")
         threads = f" threads={self.threads}" if self.threads != 1 else ""
+        threads += (f" draw={self.draw}" if self.draw else "") + (f" holdout={self.holdout}" if self.holdout else "")
         return f"{self.task}{'[' + extra + ']' if extra else ''} n={self.n_target} {self.method} trial={self.trial}{threads}"
 
 
