@@ -285,18 +285,19 @@ def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Se
     summary.trials = scope.note()
     tuned = tuned_variants(runs)
     tables = _fresh(out / "tables")
-    per_rule = {}
+    per_rule, notes = {}, {}
     for rule in RULES if tuned else ("default",):
         selected = rule_runs(runs, rule, scope)
         per_rule[rule] = (selected, tidy_frame_from(selected))
+        notes[rule] = protocol_note(runs, rule, scope)
         written = write_tables(*per_rule[rule], tables if rule == "default" else tables / rule, regs.methods,
-                               protocol_note(runs, rule, scope))
+                               notes[rule])
         if rule == "default":
             summary.tables = written
         else:
             summary.rule_tables[rule] = written
     if tuned:
-        summary.tuning = write_tuning(per_rule, tuned, tables, regs.methods)
+        summary.tuning = write_tuning(per_rule, tuned, tables, regs.methods, notes)
     summary.criterion_study = write_criterion_study(runs, out) or []
     data = ReportData(results=results, runs=per_rule["default"][0], tidy=per_rule["default"][1], regs=regs)
     summary.figures, summary.skipped = render_figures(data, regs, _fresh(out / "figures"), regs.figures.names())

@@ -75,7 +75,8 @@ def tuning_frame(per_rule: Mapping[str, tuple[RunSet, pd.DataFrame]], setting: s
     return pd.DataFrame(rows), metric, data
 
 
-def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[str, TableData]) -> str:
+def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[str, TableData],
+                notes: Mapping[str, str] = {}) -> str:
     fmt = lambda x: format_mean_std(x, math.nan, False, sig=2)  # noqa: E731
     shown = []
     for r in frame.to_dict("records"):
@@ -87,7 +88,6 @@ def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[st
             row[f"Δ {rule} − default"] = format_paired(p, fmt) if p is not None else DASH
         shown.append(row)
     table = pd.DataFrame(shown)
-    protocol = data["target-val"].protocol if "target-val" in data else ""
     lines = [f"Tuning effect on {setting}: test {metric} ({direction(metric) or 'unranked'}: "
              f"{'lower' if direction(metric) == 'min' else 'higher'} is better) of each tuned method under the three "
              "selection rules; mean ± std (trials).", "",
@@ -97,14 +97,16 @@ def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[st
              "(scipy.stats.ttest_rel; unadjusted), k/N: trials where X is better. target-val and oracle report a "
              "model trained on n − h targets, default one trained on all n: Δ is the net effect of tuning and of "
              "holding h targets out."]
-    if protocol:
-        lines += ["", protocol[0].upper() + protocol[1:]]
+    for rule in RULE_COLUMNS:
+        if notes.get(rule):
+            lines += ["", notes[rule][0].upper() + notes[rule][1:]]
     return "\n".join(lines) + "\n"
 
 
 def write_tuning(per_rule: Mapping[str, tuple[RunSet, pd.DataFrame]], tuned: set[tuple[str, str]], folder: Path,
-                 methods: Any = None) -> list[str]:
-    """``<slug>/tuning.{md,csv}`` in ``folder`` for every setting with a tuned row; returns the stems."""
+                 methods: Any = None, notes: Mapping[str, str] = {}) -> list[str]:
+    """``<slug>/tuning.{md,csv}`` in ``folder`` for every setting with a tuned row (``notes``: each
+    rule's protocol note); returns the stems."""
     runs, tidy = per_rule["default"]
     stems = []
     for setting in sorted(tidy.setting.unique()):
@@ -116,7 +118,7 @@ def write_tuning(per_rule: Mapping[str, tuple[RunSet, pd.DataFrame]], tuned: set
             continue
         slug = str(runs.frame.slug[runs.frame.setting == setting].iloc[0])
         (folder / slug).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / slug / "tuning.md", to_markdown(frame, setting, metric, data))
+        atomic_write_text(folder / slug / "tuning.md", to_markdown(frame, setting, metric, data, notes))
         csv = frame[[c for c in frame.columns if not c.startswith("_")]]
         atomic_write_text(folder / slug / "tuning.csv", csv.to_csv(index=False, float_format="%.10g"))
         stems.append(f"{slug}/tuning")
