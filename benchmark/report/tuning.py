@@ -88,7 +88,7 @@ def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[st
             row[f"Δ {rule} − default"] = format_paired(p, fmt) if p is not None else DASH
         shown.append(row)
     table = pd.DataFrame(shown)
-    lines = [f"Tuning effect on {setting}: test {metric} ({direction(metric) or 'unranked'}: "
+    lines = [f"Tuning effect on {setting}: test {metric} ("
              f"{'lower' if direction(metric) == 'min' else 'higher'} is better) of each tuned method under the three "
              "selection rules; mean ± std (trials).", "",
              table.to_markdown(index=False, colalign=["left", "right"] + ["right"] * (len(table.columns) - 2),
