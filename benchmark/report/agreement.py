@@ -152,6 +152,8 @@ def to_markdown(ag: Agreement) -> str:
     robust = sum(1 for key in ag.rows if claim(ag.verdicts(*key)).startswith("robust"))
     lines = [f"Agreement across metrics on {data.setting}: each row against the strongest default baseline "
              f"(vs: the best mean of finetune, lora and scratch on {data.metrics[0]} at that n_target).", ""]
+    if data.protocol:
+        lines[-1:-1] = ["", data.protocol[0].upper() + data.protocol[1:]]
     lines.append(frame.to_markdown(index=False, colalign=["right"] + ["left"] * (len(frame.columns) - 1))
                  if len(frame) else "(no comparison: no default baseline in this setting)")
     lines += ["", (f"Verdict per metric: better / worse where the paired t test over trials (scipy.stats.ttest_rel) "

@@ -7,8 +7,18 @@ Layout of the report folder ``OUT`` (default ``reports/``):
     tables/<slug>/<metric>.{tex,md,csv}   rows: methods, columns: n_target
     tables/<slug>/main.{tex,md,csv}       the headline metrics side by side
     tables/<slug>/agreement.{md,csv}      paired verdicts on every sample metric, rank_agreement.csv
+    tables/<slug>/tuning.{md,csv}         test metric under each selection rule, Δ target-val − default
     tables/ranking.{md,csv}      mean rank of each method over (setting, n_target, primary metric)
     tables/document.tex          a minimal LaTeX document that inputs every table
+    tables/<rule>/...            the same tables under the rules target-val and oracle
+    criterion_study.{md,csv}     which select_* column orders the draws as test mmd does (dev trials)
+
+Every table under ``tables/`` (outside ``tables/<rule>/``) reads the ``default`` rule (draw 0
+trained on all n targets); ``tables/target-val/`` and ``tables/oracle/`` read the run that
+rule selects (:mod:`benchmark.protocol.selection`, :mod:`benchmark.report.selected`); they,
+the tuning tables and the criterion study are written only where some run is a holdout run.
+Every table reads evaluation trials only (ids >= 100) where the records hold any, else the
+development trials, and its note says which rule and which trials.
     figures/<figure>__<slug>.{pdf,png}    every registered figure that has data
     paper/                       with ``--paper``: the paper set (numbered figures, main tables)
     README.md                    what was generated, from which records, and when
@@ -41,6 +51,8 @@ from benchmark.report.metric_info import is_headline
 from benchmark.report.ranking import primary_tables, ranking, write_ranking
 from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
 from benchmark.report.tables import table_data, write_table
+from benchmark.report.selected import protocol_note, rule_runs, trial_scope, tuned_variants
+from benchmark.protocol.selection import RULES, SELECT_PREFIX
 from benchmark.errors import BenchmarkError
 from benchmark.spec import RunSpec, canonical_json
 from benchmark.store import atomic_write_text
@@ -57,7 +69,11 @@ class ReportSummary:
     out: Path
     records: int
     plan: str
-    tables: dict[str, list[str]] = field(default_factory=dict)  # setting -> table stems
+    tables: dict[str, list[str]] = field(default_factory=dict)  # setting -> table stems (default rule)
+    rule_tables: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # other rule -> setting -> stems
+    tuning: list[str] = field(default_factory=list)  # tables/<slug>/tuning stems
+    criterion_study: list[str] = field(default_factory=list)  # files in the report folder
+    trials: str = ""  # which trials the tables read
     figures: dict[str, list[str]] = field(default_factory=dict)  # figure -> files (no suffix)
     skipped: dict[str, str] = field(default_factory=dict)  # figure -> reason
     paper: list[str] = field(default_factory=list)
@@ -66,7 +82,8 @@ class ReportSummary:
 
     def format(self) -> str:
         """One line for the CLI."""
-        tables = sum(len(v) for v in self.tables.values())
+        tables = sum(len(v) for v in self.tables.values()) + len(self.tuning)
+        tables += sum(len(v) for rule in self.rule_tables.values() for v in rule.values())
         figures = sum(len(v) for v in self.figures.values())
         text = f"report written to {self.out}/: {tables} tables, {figures} figures"
         if self.skipped:
@@ -91,29 +108,35 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = None) -> dict[str, list[str]]:
+def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = None,
+                 protocol: str = "") -> dict[str, list[str]]:
     """One table per (setting, metric) and a main table of the headline metrics per setting
-    (``methods``: the method registry, for each row's group and source)."""
+    (``methods``: the method registry, for each row's group and source; ``protocol``: the
+    selection rule's note every table carries).  The ``select_*`` metrics (what selection
+    reads, not test metrics) get no table."""
+    tidy = tidy[~tidy.metric.str.startswith(SELECT_PREFIX)]
     written: dict[str, list[str]] = {}
     for setting in sorted(tidy.setting.unique()):
         metrics = sorted(tidy[tidy.setting == setting].metric.unique())
         data = None
         for metric in metrics:
-            data = table_data(runs, tidy, setting, [metric], methods)
+            data = table_data(runs, tidy, setting, [metric], methods, protocol)
             write_table(data, folder / data.slug, metric)
             written.setdefault(setting, []).append(f"{data.slug}/{metric}")
         headline = [m for m in metrics if is_headline(m)]
         if headline and data is not None:
-            main = table_data(runs, tidy, setting, headline, methods)
+            main = table_data(runs, tidy, setting, headline, methods, protocol)
             write_table(main, folder / main.slug, "main")
             written[setting].insert(0, f"{main.slug}/main")
         task = str(runs.frame.task[runs.frame.setting == setting].iloc[0])
         sample = agreement_metrics(task, metrics)
         if sample and data is not None:
-            write_agreement(table_data(runs, tidy, setting, sample, methods), folder / data.slug)
-    tables = primary_tables(runs, tidy, methods)
+            write_agreement(table_data(runs, tidy, setting, sample, methods, protocol), folder / data.slug)
+    tables = primary_tables(runs, tidy, methods, protocol)
     if tables:
-        write_ranking(ranking(tables), folder)
+        rk = ranking(tables)
+        rk.protocol = protocol
+        write_ranking(rk, folder)
     inputs = "".join(f"\\input{{{stem}}}\n\\clearpage\n" for stems in written.values() for stem in stems)
     atomic_write_text(folder / "document.tex", f"{LATEX_PREAMBLE}{inputs}\\end{{document}}\n")
     return written
@@ -255,8 +278,28 @@ def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Se
     missing = runs.missing()
     summary.missing = len(missing)
     atomic_write_text(out / "missing.csv", missing.to_csv(index=False))
-    summary.tables = write_tables(runs, tidy, _fresh(out / "tables"), regs.methods)
-    data = ReportData(results=results, runs=runs, tidy=tidy, regs=regs)
+    from benchmark.report.criterion_study import write_criterion_study
+    from benchmark.report.tuning import write_tuning
+
+    scope = trial_scope(runs)
+    summary.trials = scope.note()
+    tuned = tuned_variants(runs)
+    tables = _fresh(out / "tables")
+    per_rule, notes = {}, {}
+    for rule in RULES if tuned else ("default",):
+        selected = rule_runs(runs, rule, scope)
+        per_rule[rule] = (selected, tidy_frame_from(selected))
+        notes[rule] = protocol_note(runs, rule, scope)
+        written = write_tables(*per_rule[rule], tables if rule == "default" else tables / rule, regs.methods,
+                               notes[rule])
+        if rule == "default":
+            summary.tables = written
+        else:
+            summary.rule_tables[rule] = written
+    if tuned:
+        summary.tuning = write_tuning(per_rule, tuned, tables, regs.methods, notes)
+    summary.criterion_study = write_criterion_study(runs, out) or []
+    data = ReportData(results=results, runs=per_rule["default"][0], tidy=per_rule["default"][1], regs=regs)
     summary.figures, summary.skipped = render_figures(data, regs, _fresh(out / "figures"), regs.figures.names())
     if paper:
         summary.paper = write_paper_set(summary, _fresh(out / "paper"))

@@ -45,6 +45,7 @@ class Ranking:
     frame: pd.DataFrame
     cells: list[tuple[str, int, str]]
     resamples: int = RESAMPLES
+    protocol: str = ""  # the selection rule's note (of every table ranked)
 
 
 def _cell_matrix(data: TableData, metric: str, n: int) -> tuple[list[str], np.ndarray]:
@@ -123,6 +124,8 @@ def to_markdown(rk: Ranking) -> str:
               f"{rk.resamples} bootstrap resamples of the trials within each cell (numpy default_rng({SEED}); the "
               "same drawn trials for every row of a cell); a cell with one trial contributes fixed ranks. Cells: "
               + "; ".join(f"{s} n={n} {m}" for s, n, m in rk.cells) + ".")]
+    if rk.protocol:
+        lines += ["", rk.protocol[0].upper() + rk.protocol[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +138,7 @@ def write_ranking(rk: Ranking, folder: Path) -> list[Path]:
     return paths
 
 
-def primary_tables(runs: Any, tidy: pd.DataFrame, methods: Any = None) -> list[TableData]:
+def primary_tables(runs: Any, tidy: pd.DataFrame, methods: Any = None, protocol: str = "") -> list[TableData]:
     """One :class:`TableData` per setting with its primary metric (none where it has none)."""
     from benchmark.report.agreement import agreement_metrics
     from benchmark.report.tables import table_data
@@ -145,5 +148,5 @@ def primary_tables(runs: Any, tidy: pd.DataFrame, methods: Any = None) -> list[T
         task = str(runs.frame.task[runs.frame.setting == setting].iloc[0])
         metrics = agreement_metrics(task, sorted(tidy[tidy.setting == setting].metric.unique()))
         if metrics:
-            out.append(table_data(runs, tidy, setting, metrics[:1], methods))
+            out.append(table_data(runs, tidy, setting, metrics[:1], methods, protocol))
     return out

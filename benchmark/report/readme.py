@@ -54,7 +54,19 @@ def render_readme(summary: "ReportSummary", runs: RunSet, results: Path, regs: R
     elif (out / "paper").is_dir():
         lines += ["## Paper set", "", "[paper/](paper/) is from an earlier `report --paper` call; rerun with "
                   "`--paper` to regenerate it from these records.", ""]
-    lines += ["## Main tables", ""]
+    lines += ["## Selection and trials", "", f"Tables read {summary.trials or 'the trials recorded'}."]
+    if summary.rule_tables:
+        lines += ["Tables under [tables/](tables/) read the default rule (draw 0 trained on all n targets); "
+                  + ", ".join(f"[tables/{r}/](tables/{r}/)" for r in summary.rule_tables)
+                  + " hold the same tables under those selection rules (each table's note names its rule). "
+                  "The tuning tables compare the rules per tuned method: "
+                  + ", ".join(f"[{s.split('/')[0]}](tables/{s}.md)" for s in summary.tuning) + "."]
+    else:
+        lines.append("No run is a holdout run, so every table reads the default rule (draw 0, all n targets).")
+    if summary.criterion_study:
+        lines.append("[criterion_study.md](criterion_study.md): which select_* criterion orders the draws as the "
+                     "test metric does, on development trials.")
+    lines += ["", "## Main tables", ""]
     mains = [(s, stems[0]) for s, stems in summary.tables.items() if stems and stems[0].endswith("/main")]
     if not mains:
         lines += ["No setting has headline metrics yet.", ""]

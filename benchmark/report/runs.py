@@ -15,8 +15,12 @@ Names used throughout the report:
     slug: the setting as a file-name-safe string, e.g. ``gmm-highdim_dim-8``.
     variant: the label the plan gave the run (``spec.variant``: the method, plus ``[tag]``
         of a tagged cell, e.g. ``tgdp-cycle[eta_cycle=0.1]``); rows of the tables.  Only
-        where one label holds runs of different hyper-parameters (runs made with ``--set``
-        beside the suite's own, read without a plan) are the differing values appended.
+        where one label holds runs of different hyper-parameters within one draw (runs made
+        with ``--set`` beside the suite's own, read without a plan) are the differing values
+        appended.
+    draw, holdout: a tuned method's runs of one cell (DESIGN §8): the default run (draw 0,
+        holdout 0) and its holdout runs (holdout h > 0, draws 0..K-1); read as 0 from specs
+        without them.  :mod:`benchmark.report.selected` keeps one of them per rule.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from benchmark.store import DONE, FAILED, MISSING, RUNNING, RunStore, read_regul
 
 NOT_RUN, STALE = "not run", "stale"
 RUN_COLUMNS = ["run_id", "suite", "task", "setting", "slug", "task_params", "method", "variant", "hparams",
-               "n_target", "trial", "status", "reason", "planned"]
+               "n_target", "trial", "draw", "holdout", "status", "reason", "planned"]
 TIDY_COLUMNS = ["run_id", "suite", "task", "setting", "task_params", "method", "variant", "hparams", "n_target",
-                "trial", "metric", "value", "lo", "hi", "direction"]
+                "trial", "draw", "holdout", "metric", "value", "lo", "hi", "direction"]
+#: one run of a table row per (setting, variant, n_target, trial, draw, holdout)
+RUN_KEY = ["setting", "variant", "n_target", "trial", "draw", "holdout"]
 
 
 def _fmt_value(v: Any) -> str:
@@ -116,14 +122,15 @@ def _disk_rows(results: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
 
 
 def _cell_key(spec: Mapping[str, Any]) -> str:
-    return canonical_json({k: spec[k] for k in ("task", "task_params", "method", "trial")})
+    return canonical_json({**{k: spec[k] for k in ("task", "task_params", "method", "trial")},
+                           "draw": int(spec.get("draw", 0)), "holdout": int(spec.get("holdout", 0))})
 
 
 def _variant_labels(frame: pd.DataFrame) -> pd.Series:
     """The recorded label of each run; where one label of a setting covers runs of different
     hyper-parameters, the differing values are appended to keep the rows apart."""
     labels = frame["variant"].copy()
-    for _, group in frame.groupby(["setting", "variant"], sort=False):
+    for _, group in frame.groupby(["setting", "variant", "draw"], sort=False):  # draws differ by design
         dicts = [json.loads(h) for h in group["hparams"]]
         keys = sorted({k for d in dicts for k in d})
         varying = [k for k in keys if len({canonical_json(d.get(k)) for d in dicts}) > 1]
@@ -137,18 +144,21 @@ def _variant_labels(frame: pd.DataFrame) -> pd.Series:
 
 
 def _inferred_plan(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Grid holes: (setting, variant) x every n_target x every trial seen in the setting."""
+    """Grid holes: (setting, variant) x every n_target x every trial seen in the setting, of the
+    default runs (draw 0, holdout 0; the holdout runs' grid is known only from a plan)."""
     rows = []
     for _, group in frame.groupby("setting", sort=True):
         ns, trials = sorted(group.n_target.unique()), sorted(group.trial.unique())
         for _, vgroup in group.groupby("variant", sort=True):
-            have = set(zip(vgroup.n_target, vgroup.trial))
-            first = vgroup.iloc[0]
+            default = vgroup[(vgroup.draw == 0) & (vgroup.holdout == 0)]
+            have = set(zip(default.n_target, default.trial))
+            first = (default if len(default) else vgroup).iloc[0]
             for n in ns:
                 for trial in trials:
                     if (n, trial) not in have:
                         rows.append({**first.to_dict(), "run_id": "", "n_target": int(n), "trial": int(trial),
-                                     "status": NOT_RUN, "reason": NOT_RUN, "planned": False})
+                                     "draw": 0, "holdout": 0, "status": NOT_RUN, "reason": NOT_RUN,
+                                     "planned": False})
     return rows
 
 
@@ -167,9 +177,9 @@ class RunSet:
 
     def missing(self) -> pd.DataFrame:
         """Planned runs with no done record, each with its reason."""
-        cols = ["setting", "variant", "n_target", "trial", "run_id", "status", "reason"]
+        cols = ["setting", "variant", "n_target", "trial", "draw", "holdout", "run_id", "status", "reason"]
         miss = self.frame[self.frame.status != DONE]
-        return miss[cols].sort_values(cols[:4], kind="stable").reset_index(drop=True)
+        return miss[cols].sort_values(cols[:6], kind="stable").reset_index(drop=True)
 
 
 def collect_runs(results: Path, regs: Optional[Registries] = None,
@@ -212,18 +222,18 @@ def collect_runs(results: Path, regs: Optional[Registries] = None,
             "method": spec["method"], "variant": spec.get("variant") or spec["method"],
             "hparams": canonical_json(spec.get("hparams", {})),
             "n_target": int(spec["task_params"].get("n_target", -1)), "trial": int(spec["trial"]),
-            "status": r["status"], "reason": r["reason"], "planned": r["planned"],
+            "draw": int(spec.get("draw", 0)), "holdout": int(spec.get("holdout", 0)), "status": r["status"], "reason": r["reason"], "planned": r["planned"],
         })
     frame = pd.DataFrame(out, columns=RUN_COLUMNS + ["params", "spec_params", "suite_seed"])
     if not frame.empty:
         frame["variant"] = _variant_labels(frame)
         # the same cell run under two suites counts once: keep a done run, else the first run id
         frame = frame.assign(_rank=(frame.status != DONE).astype(int))
-        frame = frame.sort_values(["setting", "variant", "n_target", "trial", "_rank", "run_id"], kind="stable")
-        frame = frame.drop_duplicates(["setting", "variant", "n_target", "trial"]).drop(columns="_rank")
+        frame = frame.sort_values([*RUN_KEY, "_rank", "run_id"], kind="stable")
+        frame = frame.drop_duplicates(RUN_KEY).drop(columns="_rank")
         if planned is None:
             frame = pd.concat([frame, pd.DataFrame(_inferred_plan(frame), columns=frame.columns)], ignore_index=True)
-        frame = frame.sort_values(["setting", "variant", "n_target", "trial", "run_id"], kind="stable")
+        frame = frame.sort_values([*RUN_KEY, "run_id"], kind="stable")
     frame = frame.reset_index(drop=True)
     used = {rid: records[rid] for rid in frame.run_id[frame.status == DONE] if rid in records}
     return RunSet(frame, used, plan)
@@ -241,10 +251,11 @@ def tidy_frame_from(runs: RunSet) -> pd.DataFrame:
             rows.append({
                 "run_id": row.run_id, "suite": row.suite, "task": row.task, "setting": row.setting,
                 "task_params": row.task_params, "method": row.method, "variant": row.variant,
-                "hparams": row.hparams, "n_target": row.n_target, "trial": row.trial, "metric": metric,
+                "hparams": row.hparams, "n_target": row.n_target, "trial": row.trial, "draw": row.draw,
+                "holdout": row.holdout, "metric": metric,
                 "value": parts["value"], "lo": parts.get("lo"), "hi": parts.get("hi"),
                 "direction": direction(metric) or "",
             })
     frame = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     frame[["value", "lo", "hi"]] = frame[["value", "lo", "hi"]].astype(float)
-    return frame.sort_values(["setting", "variant", "n_target", "trial", "metric"], kind="stable").reset_index(drop=True)
+    return frame.sort_values([*RUN_KEY, "metric"], kind="stable").reset_index(drop=True)

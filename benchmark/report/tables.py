@@ -137,6 +137,9 @@ class TableData:
     cells: dict[tuple[str, str, int], Cell] = field(default_factory=dict)
     info: dict[str, tuple[str, str]] = field(default_factory=dict)  # variant -> (group, source)
     cost: dict[str, tuple[float, float]] = field(default_factory=dict)  # variant -> (median s/run, params)
+    #: which run of each cell the table reads and on which trials (the selection rule's note,
+    #: :func:`benchmark.report.selected.protocol_note`); "" leaves it out
+    protocol: str = ""
 
     def row(self, v: str) -> tuple[str, str]:
         """(group, source) of row ``v`` (:func:`row_info` on the variant's method by default)."""
@@ -315,10 +318,10 @@ def _real_only_cells(data: TableData, values: pd.DataFrame) -> None:
 
 
 def table_data(runs: RunSet, tidy: pd.DataFrame, setting: str, metrics: Sequence[str],
-               methods: Any = None) -> TableData:
+               methods: Any = None, protocol: str = "") -> TableData:
     """Collect the cells of ``setting`` for ``metrics`` (see the module docstring for rows);
     ``methods`` is the method registry that says each row's group and source (default: the
-    built-in methods)."""
+    built-in methods); ``protocol`` the selection note shown under the table."""
     frame = runs.frame[runs.frame.setting == setting]
     values = tidy[tidy.setting == setting]
     reporting = set(values.variant)
@@ -335,7 +338,7 @@ def table_data(runs: RunSet, tidy: pd.DataFrame, setting: str, metrics: Sequence
     info = {v: row_info(v, method_of[v], methods, hparams[v]) for v in variants}
     variants = _ordered(variants, info)
     data = TableData(setting, str(frame.slug.iloc[0]) if len(frame) else setting, metrics, variants, n_targets,
-                     info=info)
+                     info=info, protocol=protocol)
     data.cost = {v: _cost(runs, frame, values, v) for v in variants}
     run_groups = {k: g for k, g in frame.groupby(["variant", "n_target"], sort=False)}
     value_groups = {k: g for k, g in values[values.metric.isin(metrics)].groupby(["variant", "n_target", "metric"],
@@ -547,7 +550,7 @@ def to_latex(data: TableData, label: str, cost: bool = False) -> str:
     body = styler.to_latex(hrules=True, caption=latex_escape(caption(data)), label=label,
                            position="htbp", position_float="centering", column_format="lll" + "r" * (ncols - 2))
     notes = _notes(data)
-    extra = [paired_note(data, cost), transfer_scores(data).note()]
+    extra = [data.protocol, paired_note(data, cost), transfer_scores(data).note()]
     lines = " \\\\\n".join([f"\\textsuperscript{{{a}}}~{latex_escape(n)}" for a, n in notes]
                           + [latex_escape(x) for x in extra if x])
     body = body.replace("\\end{table}", f"\\par\\smallskip\n{{\\footnotesize\\raggedright\n{lines}\\par}}\n\\end{{table}}")
@@ -562,6 +565,8 @@ def to_markdown(data: TableData, cost: bool = False) -> str:
     notes = _notes(data)
     if notes:
         lines += [""] + [f"<sup>{a}</sup> {n}  " for a, n in notes]
+    if data.protocol:
+        lines += ["", data.protocol[0].upper() + data.protocol[1:]]
     lines += ["", paired_note(data, cost)]
     transfer_note = transfer_scores(data).note()
     if transfer_note:
