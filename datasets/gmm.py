@@ -3,7 +3,13 @@
 ``gmm2d`` follows the published reproduction of the paper's simulation:
     p = 1/2 N(mu_S, s^2 I) + 1/2 N(-mu_S, s^2 I),  mu_S = (0.5, 0.5)
     q = 1/2 N(mu_T, s^2 I) + 1/2 N(-mu_T, s^2 I),  mu_T = (0.5, -0.5),   s^2 = 0.1
-with m = 10,000 source samples; the label is the mixture component.
+with m = 10,000 source samples; the label is the mixture component.  Its ``separation``
+s >= 0 (default 1) moves each target mean along the line from its source counterpart:
+    mu_T(s) = mu_S + s * (mu_T - mu_S)     (the -mu_T(s) component likewise from -mu_S),
+so s = 1 is the geometry above, s = 0 puts q = p (log r = 0 everywhere) and s = 2 moves the
+target twice as far.  The data streams do not depend on s (common random numbers: every s
+draws the same source pool and the same target noise, only the target means move), and the
+keys carry s only where s != 1, so at s = 1 every array and key is that of the task without s.
 ``gmm-highdim`` uses the same construction in d dimensions with
 mu_S = sqrt(2/d) * 0.5 * (1, 1, ..., 1) and mu_T = sqrt(2/d) * 0.5 * (1, -1, 1, -1, ...),
 so ||mu|| and the angle between the domains are those of d = 2 for every d.
@@ -68,6 +74,16 @@ class GMMParams:
         _check(self.n_target, self.n_pool)
         if min(self.n_source, self.n_test, self.n_eval) < 2 or self.variance <= 0:
             raise ValueError("n_source, n_test and n_eval must be >= 2 and variance > 0")
+
+
+@dataclass(frozen=True)
+class GMM2DParams(GMMParams):
+    separation: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.separation >= 0:
+            raise ValueError(f"separation={self.separation} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,8 @@ class _GMMTask(Task):
         scale = 0.5 * math.sqrt(2.0 / d)
         mu_s = torch.full((d,), scale, dtype=torch.float64)
         mu_t = scale * torch.tensor([1.0 if i % 2 == 0 else -1.0 for i in range(d)], dtype=torch.float64)
+        s = getattr(self.params, "separation", 1.0)
+        mu_t = mu_s + s * (mu_t - mu_s)
         v = self.params.variance
         return two_component(mu_s, v), two_component(mu_t, v)
 
@@ -195,8 +213,17 @@ class _GMMTask(Task):
 
 @register_task("gmm2d", "2-D two-component Gaussian mixtures, source means ±(0.5,0.5), target ±(0.5,-0.5)")
 class GMM2D(_GMMTask):
-    Params = GMMParams
+    Params = GMM2DParams
     name = "gmm2d"
+
+    def stream_params(self) -> dict:
+        """Without ``separation``: the streams of every s are those of s = 1 (module docstring)."""
+        return {k: v for k, v in super().stream_params().items() if k != "separation"}
+
+    def key_params(self) -> dict:
+        """``separation`` enters the key only where it is not 1 (so s = 1 keeps today's keys)."""
+        s = getattr(self.params, "separation", 1.0)
+        return self.stream_params() if s == 1.0 else {**self.stream_params(), "separation": s}
 
 
 @register_task("gmm-highdim", "the gmm2d construction in d dimensions (d in {2, 8, 32})")
