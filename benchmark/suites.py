@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from benchmark.protocol.trials import evaluation_trials
 from benchmark.registry import register_suite
 from benchmark.spec import Cell, Suite
 from benchmark.stage_configs import BLOCK_NAMES
@@ -231,18 +232,6 @@ def extended_variants(budget: Budget) -> list[Cell]:
     return cells
 
 
-def recent_methods_cells() -> list[Cell]:
-    """The issue-27 methods on gmm2d (3 seeds) and ecg-synth (n_target 50/200, 1 seed) at the quick
-    budgets, so their runs sit beside quick's finetune and tgdp rows (same data, seeds, source model).
-    difffit trains at its own rate (10x full finetuning, as LoRA's exception)."""
-    return [
-        Cell("gmm2d", RECENT_METHODS, (10, 100, 1000), (0, 1, 2),
-             hparams=QUICK_GMM.hparams(difffit={"finetune_lr": 1e-3})),
-        Cell("ecg-synth", RECENT_METHODS, (50, 200), (0,),
-             hparams=QUICK_ECG.hparams(difffit={"finetune_lr": 2e-3})),
-    ]
-
-
 def regularisation_ablation(budget: Budget) -> list[Cell]:
     """eta in {0, 0.1, 1} for each regulariser alone (tgdp-cycle, tgdp-consistency)."""
     cells = []
@@ -263,27 +252,69 @@ def smoke() -> Suite:
     ))
 
 
-@register_suite("quick", "the default of run --all: gmm2d (3 seeds) and ecg-synth (1 seed) on a 2-core CPU")
+#: the protocol's K (DESIGN.md §8) in quick and the development suite; extended runs K = 16
+QUICK_DRAWS = 4
+EXTENDED_DRAWS = 16
+#: quick's tuned rows under the protocol: the paper's TGDP, our time-dependent estimator, the
+#: published baselines.  The other rows (label-conditional, regularisers, log/logistic estimators,
+#: the recent methods) run in ``extended``: with K = 4 draws plus the default, each row costs five
+#: runs per cell, and the 25-minute budget of ``run --all`` holds six (docs/protocol.md).
+QUICK_TUNED = ("finetune", "lora", "scratch", "domain-guidance", "tgdp", "tgdp-tclf")
+#: reference rows (not tuned: their default under every selection rule)
+QUICK_REFERENCES = ("source-only", "target-oracle", "tgdp-oracle-guidance")
+ECG_QUICK = ("source-only", "finetune", "tgdp")
+#: gmm-overlap (d = 4) uses the gmm-highdim sizing rule at its dimension
+OVERLAP_GMM = highdim_budget(4)
+
+
+def protocol_cells(trials: tuple[int, ...], gmm2d_trials: tuple[int, ...], draws: int,
+                   ecg_trials: tuple[int, ...] = ()) -> tuple[Cell, ...]:
+    """quick's rows on gmm2d and gmm-overlap (and ecg-synth at n = 200 where ``ecg_trials``)."""
+    rows = QUICK_REFERENCES + QUICK_TUNED
+    cells = [Cell("gmm2d", rows, (10, 100, 1000), gmm2d_trials, hparams=QUICK_GMM.hparams(), draws=draws),
+             Cell("gmm-overlap", rows, (10, 100, 1000), trials, hparams=OVERLAP_GMM.hparams(), draws=draws)]
+    if ecg_trials:
+        cells.append(Cell("ecg-synth", ECG_QUICK, (200,), ecg_trials, hparams=QUICK_ECG.hparams(), draws=draws))
+    return tuple(cells)
+
+
+@register_suite("quick", "the default of run --all: the comparison protocol (K = 4 draws, target-val and oracle "
+                "selection) on gmm2d and gmm-overlap evaluation trials, and ecg-synth, on a 2-core CPU")
 def quick() -> Suite:
-    return Suite("quick", "gmm2d x methods x n_target x 3 seeds; ecg-synth x methods x n_target 50/200 x 1 seed", (
-        Cell("gmm2d", GMM_METHODS, (10, 100, 1000), (0, 1, 2), hparams=QUICK_GMM.hparams()),
-        log_ratio_variant(QUICK_GMM),
-        exact_ratio_logistic_variant(QUICK_GMM),
-        Cell("ecg-synth", ECG_METHODS, (50, 200), (0,), hparams=QUICK_ECG.hparams()),
-    ))
+    return Suite("quick", "protocol: K = 4 draws per tuned row; gmm2d x 5 and gmm-overlap x 3 evaluation trials; "
+                 "ecg-synth n = 200 x 1 evaluation trial", protocol_cells(
+                     evaluation_trials(3), evaluation_trials(5), QUICK_DRAWS, ecg_trials=evaluation_trials(1)))
 
 
-@register_suite("extended", "gmm-highdim (d 2/8/32), gmm-noisy-source (eps 0/0.1/0.3), regularisation ablation")
+@register_suite("protocol-dev", "quick's rows on the development trials 0-2 (the criterion study of target-val)")
+def protocol_dev() -> Suite:
+    return Suite("protocol-dev", "development trials: where selection criteria and budgets are chosen",
+                 protocol_cells((0, 1, 2), (0, 1, 2), QUICK_DRAWS))
+
+
+@register_suite("extended", "the protocol at K = 16 on 10 evaluation trials (every GMM row, the recent methods, "
+                "gmm2d separation 0.5/1/2), plus gmm-highdim, gmm-noisy-source, ablations and estimator variants")
 def extended() -> Suite:
-    cells = [Cell("gmm-highdim", GMM_METHODS, (10, 100, 1000), (0, 1, 2), task_params={"dim": d},
-                  hparams=highdim_budget(d).hparams()) for d in (2, 8, 32)]
+    trials = evaluation_trials(10)
+    every = GMM_METHODS + RECENT_METHODS
+    cells = [Cell("gmm2d", every, (10, 100, 1000), trials, task_params={"separation": s},
+                  hparams=QUICK_GMM.hparams(difffit={"finetune_lr": 1e-3}), draws=EXTENDED_DRAWS)
+             for s in (0.5, 1.0, 2.0)]
+    cells.append(Cell("gmm-overlap", every, (10, 100, 1000), trials,
+                      hparams=OVERLAP_GMM.hparams(difffit={"finetune_lr": 1e-3}), draws=EXTENDED_DRAWS))
+    cells += [Cell("gmm-highdim", GMM_METHODS, (10, 100, 1000), (0, 1, 2), task_params={"dim": d},
+                   hparams=highdim_budget(d).hparams()) for d in (2, 8, 32)]
     cells += [Cell("gmm-noisy-source", GMM_METHODS, (10, 100, 1000), (0, 1, 2), task_params={"noise_frac": e},
                    hparams=QUICK_GMM.hparams()) for e in (0.0, 0.1, 0.3)]
     cells += [exact_ratio_logistic_variant(highdim_budget(d), "gmm-highdim", {"dim": d}) for d in (8, 32)]
     cells += regularisation_ablation(QUICK_GMM)
     cells += extended_variants(QUICK_GMM)
-    cells += recent_methods_cells()
-    return Suite("extended", "high dimension, noisy source, regularisation ablation, estimator variants", tuple(cells))
+    cells.append(log_ratio_variant(QUICK_GMM))
+    cells.append(exact_ratio_logistic_variant(QUICK_GMM))
+    cells.append(Cell("ecg-synth", ECG_METHODS + RECENT_METHODS, (50, 200), (0,),
+                      hparams=QUICK_ECG.hparams(difffit={"finetune_lr": 2e-3})))
+    return Suite("extended", "protocol at K = 16 on 10 evaluation trials; high dimension, noisy source, "
+                 "regularisation ablation, estimator variants", tuple(cells))
 
 
 @register_suite("paper", "the paper's scale (4x512 MLP, 500 epochs, batch 4096; ECG U-Net 64x4); for a GPU")
