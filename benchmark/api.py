@@ -12,9 +12,11 @@ their parameters as frozen dataclasses (``Params``) with defaults.
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Optional
 
 import torch
 
@@ -231,6 +233,10 @@ class FitContext:
         run_dir: the run's folder (None outside the runner).
         checkpoint_every, checkpoint_keep: the checkpoint policy of long trainings
             (every 0 disables); use :meth:`stage_checkpoint` / :meth:`run_checkpoint`.
+        costs: per stage the method used, ``{"seconds", "target_draws", "steps"}``, filled by
+            :meth:`add_cost` (the stage helpers call it) and written into the record's ``cost``
+            block (:meth:`cost_record`); ``target_draws`` counts the target points drawn over
+            the stage's training (steps x its target batch), DESIGN.md §8.
     """
 
     spec: "RunSpec"
@@ -245,6 +251,46 @@ class FitContext:
     run_dir: Optional[Path] = None
     checkpoint_every: int = 0
     checkpoint_keep: int = 2
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _cost_entries: dict[str, Optional[float]] = field(default_factory=dict, repr=False)
+
+    def add_cost(self, stage: str, steps: int, target_draws: int, seconds: Optional[float],
+                 entry: Optional[str] = None) -> None:
+        """Count a stage's training in this run's cost: ``steps`` optimiser steps, ``target_draws``
+        target points drawn in all (0 for a stage that trains on source samples only), ``seconds``
+        of its training (None if unknown).  ``entry`` names a cached stage's entry: counted once per
+        run however often the method gets it."""
+        if entry is not None:
+            if entry in self._cost_entries:
+                return
+            self._cost_entries[entry] = seconds
+        c = self.costs.setdefault(stage, {"seconds": 0.0, "target_draws": 0, "steps": 0})
+        c["steps"] += int(steps)
+        c["target_draws"] += int(target_draws)
+        c["seconds"] = None if seconds is None or c["seconds"] is None else c["seconds"] + float(seconds)
+
+    def add_cached_cost(self, stage: str, key: dict[str, Any], steps: int, target_draws: int) -> None:
+        """:meth:`add_cost` for the cached stage ``(stage, key)``; its seconds are those of its build,
+        in this run or in the run that built it (:meth:`ArtifactCache.build_seconds`)."""
+        self.add_cost(stage, steps, target_draws, self.cache.build_seconds(stage, key),
+                      entry=f"{stage}/{self.cache.path(stage, key).name}")
+
+    @contextmanager
+    def timed_cost(self, stage: str, steps: int, target_draws: int) -> Iterator[None]:
+        """:meth:`add_cost` for a training of this run only, timed around the ``with`` body."""
+        t0 = time.perf_counter()
+        yield
+        self.add_cost(stage, steps, target_draws, time.perf_counter() - t0)
+
+    def cost_record(self, fit_s: float, sample_s: float) -> dict[str, Any]:
+        """The record's ``cost`` block: per stage its seconds, target draws and steps; ``seconds``
+        = fit + sample seconds of this run plus the build seconds of the cached stages it reused
+        (so a run that found its stages cached costs what building them cost); ``target_draws``
+        the sum over the stages."""
+        reused = sum(s for e, s in self._cost_entries.items() if e not in self.cache.builds and s is not None)
+        return {"stages": {k: dict(v) for k, v in self.costs.items()},
+                "seconds": float(fit_s) + float(sample_s) + reused,
+                "target_draws": sum(int(v["target_draws"]) for v in self.costs.values())}
 
     def stage_checkpoint(self, stage: str, key: dict[str, Any]) -> Optional[CheckpointSpec]:
         """Checkpoints for the training of a cached stage, beside its cache entry."""

@@ -77,6 +77,11 @@ class ArtifactCache:
         #: other stages nested in it (load and save excluded)
         self.build_times: dict[str, dict[str, float]] = {}
         self._nested: list[list[float]] = []  # [wall, cpu] of the nested builds, per open build
+        #: per stage got by this cache "<stage>/<key>": the wall seconds of its build (exclusive of nested
+        #: builds), from this run's build or from ``build_s`` in a reused entry's meta.json (None for an
+        #: entry written before build_s was stored); what the runs' cost blocks count for a cached stage
+        self.seconds: dict[str, float | None] = {}
+        self._loaded_build_s: float | None = None
 
     def full_key(self, key: dict[str, Any]) -> dict[str, Any]:
         """``key`` plus the execution context (omitted when empty, e.g. for metric caches in tests)."""
@@ -90,6 +95,18 @@ class ArtifactCache:
         folder = self.path(stage, key)
         return folder.with_name(folder.name + ".ckpt")
 
+    def build_seconds(self, stage: str, key: dict[str, Any]) -> float | None:
+        """The build seconds of ``(stage, key)`` got through this cache (:attr:`seconds`), else those
+        stored in its meta.json if the entry exists (a stage reused without being loaded here), else None."""
+        name = f"{stage}/{self.path(stage, key).name}"
+        if name in self.seconds:
+            return self.seconds[name]
+        try:
+            value = json.loads((self.path(stage, key) / "meta.json").read_text()).get("build_s")
+        except (OSError, ValueError):
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
     def _load(self, folder: Path, key: dict[str, Any]) -> Any | None:
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.exists() or not payload_path.exists():
@@ -101,7 +118,10 @@ class ArtifactCache:
             data = payload_path.read_bytes()
             if _sha256(data) != meta["sha256"]:
                 raise ValueError("payload hash mismatch")
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            build_s = meta.get("build_s")
+            self._loaded_build_s = float(build_s) if isinstance(build_s, (int, float)) else None
+            return payload
         except Exception as exc:  # damaged entry: keep it aside, rebuild
             aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
             log.warning("artifact %s is damaged (%s); moved to %s and rebuilding", folder, exc, aside.name)
@@ -116,6 +136,7 @@ class ArtifactCache:
             payload = self._load(folder, key)
             if payload is not None:
                 self.hits.append(f"{stage}/{folder.name}")
+                self.seconds[f"{stage}/{folder.name}"] = self._loaded_build_s
                 return payload
             w0, c0 = time.perf_counter(), time.process_time()
             self._nested.append([0.0, 0.0])
@@ -137,8 +158,10 @@ class ArtifactCache:
             data = buf.getvalue()
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(folder / "payload.pt", data)
-            atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": self.full_key(key), "sha256": _sha256(data)}))
+            atomic_write_text(folder / "meta.json", canonical_json({"stage": stage, "key": self.full_key(key),
+                                                                    "sha256": _sha256(data), "build_s": wall}))
             shutil.rmtree(self.checkpoint_dir(stage, key), ignore_errors=True)
             self.builds.append(f"{stage}/{folder.name}")
             self.build_times[f"{stage}/{folder.name}"] = {"wall_s": wall, "cpu_s": cpu}
+            self.seconds[f"{stage}/{folder.name}"] = wall
             return payload

@@ -58,8 +58,24 @@ class DenoiserParams:
         return {"lr": self.lr, "batch": self.batch, "source_epochs": self.source_epochs, "ema": self.ema}
 
 
+#: the batch rule of every adaptation stage on the n target samples (part of those stages' cache keys)
+TARGET_BATCHES = "with-replacement"
+
+
 @dataclass(frozen=True)
-class ScratchParams(DenoiserParams):
+class TargetBatch:
+    """The one batch size of adaptation on the n target samples (DESIGN.md §8, equal budget): every
+    stage that trains on them draws ``target_batch`` target points per step with replacement, each
+    with its own fresh (t, eps) (never capped at n).  A field of the ``finetune`` and ``scratch``
+    blocks (:class:`FinetuneParams`, :class:`ScratchParams`, LoRA's Params); the suites set it to
+    their classifier and guidance batches, so every adaptation stage of a suite draws alike.  The
+    source model's training keeps ``batch``."""
+
+    target_batch: int = field(default=256, metadata=bounds(ge=1))
+
+
+@dataclass(frozen=True)
+class ScratchParams(DenoiserParams, TargetBatch):
     """Training from a random init on the n target samples (``scratch``, ``scratch-cond``)."""
 
     BLOCKS: ClassVar[tuple[str, ...]] = ("scratch",)
@@ -68,7 +84,7 @@ class ScratchParams(DenoiserParams):
 
 
 @dataclass(frozen=True)
-class FinetuneParams(DenoiserParams):
+class FinetuneParams(DenoiserParams, TargetBatch):
     """Denoiser parameters plus the finetuning budget on the target samples."""
 
     BLOCKS: ClassVar[tuple[str, ...]] = ("finetune",)
@@ -88,13 +104,14 @@ def _build(ctx: FitContext, p: DenoiserParams, conditional: bool) -> nn.Module:
 
 def _train_new(ctx: FitContext, stage: str, key: dict[str, Any], p: DenoiserParams, x: torch.Tensor,
                y: Optional[torch.Tensor], steps: int, lr: float, batch: int, conditional: bool,
-               weights: Optional[torch.Tensor] = None, init: Optional[nn.Module] = None) -> dict[str, Any]:
+               weights: Optional[torch.Tensor] = None, init: Optional[nn.Module] = None,
+               with_replacement: bool = False) -> dict[str, Any]:
     seed = stage_seed(ctx, stage, key)
     seed_everything(seed)
     model = _build(ctx, p, conditional) if init is None else copy.deepcopy(init)
     trace = fit_denoiser(model, x, y if conditional else None, steps, batch, lr, torch_generator(seed), ctx.device,
                          weights=weights, ema_decay=p.ema, progress=ctx.progress, desc=stage,
-                         checkpoint=ctx.stage_checkpoint(stage, key), log=ctx.log)
+                         checkpoint=ctx.stage_checkpoint(stage, key), log=ctx.log, with_replacement=with_replacement)
     ctx.log.info("%s trained: %d steps, final loss %.4f", stage, steps, sum(trace[-50:]) / max(1, len(trace[-50:])))
     return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "final_loss": trace[-1] if trace else None}
 
@@ -117,28 +134,41 @@ def source_denoiser(ctx: FitContext, p: DenoiserParams, conditional: bool = Fals
     steps = p.source_epochs * math.ceil(len(x) / p.batch)
     payload = ctx.cache.get_or_build("source", key, lambda: _train_new(
         ctx, "source", key, p, x, y, steps, p.lr, p.batch, conditional))
+    ctx.add_cached_cost("source", key, steps, 0)
     return _load(ctx, p, conditional, payload)
 
 
-def finetuned_denoiser(ctx: FitContext, p: DenoiserParams, steps: int, lr: float, conditional: bool = False) -> nn.Module:
-    """All weights of the source model trained further on the n target samples (cached)."""
-    key = {"source": source_key(ctx, p, conditional), "target": ctx.data.target_key, "steps": steps, "lr": lr}
+def finetuned_denoiser(ctx: FitContext, p: FinetuneParams, steps: int, lr: float, conditional: bool = False) -> nn.Module:
+    """All weights of the source model trained further on the n target samples (cached); batches of
+    ``p.target_batch`` target draws with replacement."""
+    key = {"source": source_key(ctx, p, conditional), "target": ctx.data.target_key, "steps": steps, "lr": lr,
+           "target_batch": p.target_batch, "batches": TARGET_BATCHES}
     init = source_denoiser(ctx, p, conditional)
     x, y = ctx.data.target_x, ctx.data.target_y if conditional else None  # read even on a cache hit
     payload = ctx.cache.get_or_build("finetune", key, lambda: _train_new(
-        ctx, "finetune", key, p, x, y, steps, lr, min(p.batch, len(x)), conditional, init=init))
+        ctx, "finetune", key, p, x, y, steps, lr, p.target_batch, conditional, init=init, with_replacement=True))
+    ctx.add_cached_cost("finetune", key, steps, steps * p.target_batch)
     return _load(ctx, p, conditional, payload)
 
 
 def trained_denoiser(ctx: FitContext, stage: str, p: DenoiserParams, x: torch.Tensor, y: Optional[torch.Tensor],
                      data_key: str, steps: int, lr: float, conditional: bool = False,
                      weights: Optional[torch.Tensor] = None, init: Optional[nn.Module] = None,
-                     extra_key: Optional[dict[str, Any]] = None) -> nn.Module:
-    """A denoiser trained on (x, y) from scratch or from ``init``; cached under ``stage``."""
+                     extra_key: Optional[dict[str, Any]] = None, target_batch: Optional[int] = None) -> nn.Module:
+    """A denoiser trained on (x, y) from scratch or from ``init``; cached under ``stage``.
+
+    ``target_batch``: (x, y) are the n target samples, drawn ``target_batch`` per step with
+    replacement (the adaptation rule); None: batches of min(p.batch, len(x)) (training on the
+    source pool or the oracle pool, whose draws are not target draws)."""
     key = {"data": data_key, "kind": ctx.data.kind, "arch": p.arch(), "steps": steps, "lr": lr,
            "batch": p.batch, "ema": p.ema, "conditional": conditional, **(extra_key or {})}
+    if target_batch is not None:
+        key.update(batch=target_batch, batches=TARGET_BATCHES)
+    batch = min(p.batch, len(x)) if target_batch is None else target_batch
     payload = ctx.cache.get_or_build(stage, key, lambda: _train_new(
-        ctx, stage, key, p, x, y, steps, lr, min(p.batch, len(x)), conditional, weights=weights, init=init))
+        ctx, stage, key, p, x, y, steps, lr, batch, conditional, weights=weights, init=init,
+        with_replacement=target_batch is not None))
+    ctx.add_cached_cost(stage, key, steps, 0 if target_batch is None else steps * target_batch)
     return _load(ctx, p, conditional, payload)
 
 

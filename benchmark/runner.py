@@ -244,6 +244,8 @@ def run_one(spec: RunSpec, opts: ExecOptions, folder: Path, log: logging.Logger)
             "test_x": _fingerprint(data.test_x),
         },
         "stages": {"built": list(cache.builds), "reused": list(cache.hits)},
+        # per stage: seconds (a reused stage: those of its build), target draws, steps (DESIGN.md §8)
+        "cost": ctx.cost_record(timings["fit_s"], timings["sample_s"]),
         # wall/CPU seconds of each metric (cached evaluation stages built inside a metric count here too), of
         # the method's evaluate hook, of sampling and of each stage this run built; read by scripts/suite_profile.py
         "profile": {"metric_s": metric_s, "evaluate_s": evaluate_s, "select_s": select_s, "stage_s": dict(cache.build_times),

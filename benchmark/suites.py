@@ -33,7 +33,9 @@ class Budget:
         denoiser: the ε-network of every denoiser-based method and the source model
             (width, depth, batch, lr, source_epochs, sampler, sample_steps, ema).
         finetune: training on the n target samples from the source model (finetune,
-            domain-guidance, importance-weighted, LoRA unless excepted).
+            domain-guidance, importance-weighted, LoRA unless excepted); its ``target_batch``
+            (also in ``scratch``, the same value) is the batch of every adaptation stage on
+            the targets, and equals the budget's clf_batch, tclf_batch and guid_batch.
         scratch: training on the n target samples from a random init.
         classifier: the domain classifier c(x) of TGDP and importance weighting.
         guidance: the guidance network h_ψ(x_t, t) of TGDP.
@@ -54,13 +56,15 @@ class Budget:
         reaches the methods declaring the block), then the exceptions (and ``method_overrides``,
         keyed by method name with ``-`` written as ``_``)."""
         out: dict[str, dict[str, Any]] = {}
-        seen: set[str] = set()
+        seen: dict[str, Any] = {}
         for name in BLOCK_NAMES:
             block = dict(getattr(self, name))
-            clash = seen & set(block)
-            if clash:  # a method declaring both blocks would take the later value without a word
-                raise ValueError(f"budget key {sorted(clash)[0]!r} is in two blocks")
-            seen |= set(block)
+            # a method declaring both blocks would take the later value without a word; a key shared by
+            # blocks with one value (target_batch in finetune and scratch) is no such ambiguity
+            clash = sorted(k for k in set(seen) & set(block) if seen[k] != block[k])
+            if clash:
+                raise ValueError(f"budget key {clash[0]!r} is in two blocks with different values")
+            seen.update(block)
             if block:
                 out["@" + name] = block
         for method, values in self.methods.items():
@@ -77,8 +81,8 @@ class Budget:
 PAPER_GMM = Budget(
     denoiser={"width": 512, "depth": 4, "batch": 4096, "lr": 1e-4, "source_epochs": 500, "ema": 0.0,
               "sampler": "dpm2", "sample_steps": 25},
-    finetune={"finetune_steps": 1000, "finetune_lr": 1e-4},
-    scratch={"steps": 2000, "scratch_lr": 1e-3},
+    finetune={"finetune_steps": 1000, "finetune_lr": 1e-4, "target_batch": 512},
+    scratch={"steps": 2000, "scratch_lr": 1e-3, "target_batch": 512},
     classifier={"clf_width": 256, "clf_depth": 3, "clf_steps": 2000, "clf_lr": 1e-3, "clf_batch": 512},
     guidance={"guid_width": 256, "guid_depth": 3, "guid_steps": 2000, "guid_lr": 1e-3, "guid_batch": 512},
     methods={"lora": {"finetune_lr": 1e-3}},  # adapters train at 10x the full-finetune rate (LoRA's default)
@@ -88,8 +92,10 @@ PAPER_GMM = Budget(
 QUICK_GMM = Budget(
     denoiser={"width": 128, "depth": 3, "batch": 1024, "lr": 2e-3, "source_epochs": 200, "ema": 0.0,
               "sampler": "dpm2", "sample_steps": 25},
-    finetune={"finetune_steps": 600, "finetune_lr": 2e-4},
-    scratch={"steps": 1000, "scratch_lr": 1e-3},
+    # every stage that trains on the n targets draws 256 of them a step, with replacement
+    # (target_batch = clf_batch = tclf_batch = guid_batch: the equal-budget rule, DESIGN.md §8)
+    finetune={"finetune_steps": 600, "finetune_lr": 2e-4, "target_batch": 256},
+    scratch={"steps": 1000, "scratch_lr": 1e-3, "target_batch": 256},
     classifier={"clf_width": 64, "clf_depth": 2, "clf_steps": 600, "clf_lr": 1e-3, "clf_batch": 256},
     # the time-dependent classifier c'(x_t, t) (tgdp-tclf, tiw-dsm, the cycle regulariser): sized like h_psi
     time_classifier={"tclf_width": 128, "tclf_depth": 3, "tclf_steps": 800, "tclf_lr": 2e-3, "tclf_batch": 256},
@@ -133,8 +139,8 @@ def highdim_budget(dim: int) -> Budget:
 
 SMOKE_GMM = Budget(
     denoiser={"width": 32, "depth": 2, "batch": 256, "lr": 2e-3, "source_epochs": 4, "sample_steps": 5},
-    finetune={"finetune_steps": 20},
-    scratch={"steps": 20},
+    finetune={"finetune_steps": 20, "target_batch": 128},
+    scratch={"steps": 20, "target_batch": 128},
     classifier={"clf_width": 32, "clf_depth": 2, "clf_steps": 20, "clf_batch": 128},
     guidance={"guid_width": 32, "guid_depth": 2, "guid_steps": 20, "guid_batch": 128},
 )
@@ -159,8 +165,8 @@ RECENT_METHODS = ("dogfit", "domain-cfg", "deft", "tiw-dsm", "x0-guidance", "dif
 QUICK_ECG = Budget(
     denoiser={"width": 16, "depth": 3, "batch": 64, "lr": 2e-3, "source_epochs": 16, "ema": 0.0,
               "sampler": "dpm2", "sample_steps": 10},
-    finetune={"finetune_steps": 200, "finetune_lr": 5e-4},
-    scratch={"steps": 400, "scratch_lr": 1e-3},
+    finetune={"finetune_steps": 200, "finetune_lr": 5e-4, "target_batch": 64},
+    scratch={"steps": 400, "scratch_lr": 1e-3, "target_batch": 64},
     classifier={"clf_width": 16, "clf_depth": 3, "clf_steps": 200, "clf_lr": 1e-3, "clf_batch": 64},
     guidance={"guid_width": 16, "guid_depth": 3, "guid_steps": 300, "guid_lr": 1e-3, "guid_batch": 64},
     methods={"lora": {"finetune_lr": 2e-3}},
@@ -168,8 +174,8 @@ QUICK_ECG = Budget(
 
 SMOKE_ECG = Budget(
     denoiser={"width": 8, "depth": 2, "batch": 64, "lr": 2e-3, "source_epochs": 2, "sample_steps": 4},
-    finetune={"finetune_steps": 5},
-    scratch={"steps": 5},
+    finetune={"finetune_steps": 5, "target_batch": 64},
+    scratch={"steps": 5, "target_batch": 64},
     classifier={"clf_width": 8, "clf_depth": 2, "clf_steps": 5, "clf_batch": 64},
     guidance={"guid_width": 8, "guid_depth": 2, "guid_steps": 5, "guid_batch": 64},
 )
@@ -180,8 +186,8 @@ SMOKE_ECG_TASK = {"n_source": 200, "n_pool": 200, "n_test": 200, "n_val": 50, "n
 PAPER_ECG = Budget(
     denoiser={"width": 64, "depth": 4, "batch": 128, "lr": 2e-4, "source_epochs": 200, "ema": 0.0,
               "sampler": "dpm2", "sample_steps": 25},
-    finetune={"finetune_steps": 4000, "finetune_lr": 1e-4},
-    scratch={"steps": 4000, "scratch_lr": 1e-3},
+    finetune={"finetune_steps": 4000, "finetune_lr": 1e-4, "target_batch": 128},
+    scratch={"steps": 4000, "scratch_lr": 1e-3, "target_batch": 128},
     classifier={"clf_width": 32, "clf_depth": 3, "clf_steps": 3000, "clf_lr": 1e-3, "clf_batch": 128},
     guidance={"guid_width": 64, "guid_depth": 4, "guid_steps": 6000, "guid_lr": 1e-3, "guid_batch": 128},
     methods={"lora": {"finetune_lr": 1e-3}},

@@ -98,8 +98,9 @@ class DEFT(DenoiserMethod):
         src = source_denoiser(ctx, p).requires_grad_(False).eval()
         seed_everything(ctx.seed("init", "deft"))
         residual = residual_net(d.kind, d.sample_shape, p.guid_width, p.guid_depth)
-        trace = train_residual(residual, lambda x, t: src(x, t, None), d.target_x, p.guid_steps, p.guid_batch,
-                               p.guid_lr, torch_generator(ctx.seed("train")), ctx.device, ctx.progress)
+        with ctx.timed_cost("deft", p.guid_steps, p.guid_steps * p.guid_batch):
+            trace = train_residual(residual, lambda x, t: src(x, t, None), d.target_x, p.guid_steps, p.guid_batch,
+                                   p.guid_lr, torch_generator(ctx.seed("train")), ctx.device, ctx.progress)
         ctx.log.info("deft trained: %d steps, final loss %.4f", p.guid_steps, sum(trace[-50:]) / max(1, len(trace[-50:])))
         ctx.diagnostics["trainable_params"] = float(sum(q.numel() for q in residual.parameters()))
         self._bind(ctx, src)

@@ -12,7 +12,7 @@ source model's:
     weight, W' = diag(gamma) W, gamma initialised to 1 (DiffFit's scale factors, placed per layer
     here because the networks have no transformer blocks), merged into W before sampling.
 So training starts at the source model.  A cheaper row beside ``lora``.  Budget: the shared
-``finetune`` block's finetune_steps and batch; its learning rate is DiffFit's own (10x the full
+``finetune`` block's finetune_steps and target_batch (draws with replacement); its learning rate is DiffFit's own (10x the full
 finetune rate in the paper), ``finetune_lr`` default 1e-3, kept per method in the suites as LoRA's.
 """
 
@@ -88,8 +88,9 @@ class DiffFit(DenoiserMethod):
         p, d = self.params, ctx.data
         model = copy.deepcopy(source_denoiser(ctx, p))
         params = difffit_parameters(model, p.scales)
-        fit_denoiser(model, d.target_x, None, p.finetune_steps, min(p.batch, len(d.target_x)), p.finetune_lr,
-                     torch_generator(ctx.seed("train")), ctx.device, params=params, progress=ctx.progress,
-                     desc="difffit", checkpoint=ctx.run_checkpoint("difffit"), log=ctx.log)
+        with ctx.timed_cost("difffit", p.finetune_steps, p.finetune_steps * p.target_batch):
+            fit_denoiser(model, d.target_x, None, p.finetune_steps, p.target_batch, p.finetune_lr,
+                         torch_generator(ctx.seed("train")), ctx.device, params=params, progress=ctx.progress,
+                         desc="difffit", checkpoint=ctx.run_checkpoint("difffit"), log=ctx.log, with_replacement=True)
         ctx.diagnostics["trainable_params"] = float(sum(q.numel() for q in params))
         self._bind(ctx, merge_scales(model))

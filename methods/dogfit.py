@@ -23,7 +23,7 @@ model with the null label) and, at the commit read, its ``update_ema(ema, model)
 training loop is commented out, so its eps_ema stays the initial model; here eps_ema is the EMA
 the paper describes (``dogfit_ema=1`` gives the frozen-copy behaviour: with an unconditional
 model that is plain finetuning).  Budget: the shared ``finetune`` block (finetune_steps,
-finetune_lr), batches of min(batch, n) target samples, as ``finetune``.
+finetune_lr), batches of target_batch target draws with replacement, as ``finetune``.
 """
 
 import copy
@@ -34,7 +34,7 @@ import torch
 from benchmark.api import FitContext
 from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, source_denoiser
 from benchmark.diffusion.schedule import VPSchedule
-from benchmark.diffusion.training import batch_index, optimise
+from benchmark.diffusion.training import batch_with_replacement, optimise
 from benchmark.params import bounds
 from benchmark.registry import register_method
 from benchmark.seeding import torch_generator
@@ -71,13 +71,13 @@ class DogFit(DenoiserMethod):
         ema_params = list(ema.parameters())
         sched, gen = VPSchedule(), torch_generator(ctx.seed("train"))
         x = d.target_x.to(ctx.device)
-        batch = min(p.batch, len(x))
+        batch = p.target_batch  # draws with replacement, each with its own (t, eps)
 
         def loss(step: int) -> torch.Tensor:
             if step > 0 and p.dogfit_ema < 1.0:  # the EMA of the parameters after the previous step
                 with torch.no_grad():
                     torch._foreach_lerp_(ema_params, [q.detach() for q in params], 1.0 - p.dogfit_ema)
-            x0 = x[batch_index(len(x), batch, gen).to(ctx.device)]
+            x0 = x[batch_with_replacement(len(x), batch, gen).to(ctx.device)]
             t = sched.sample_t(len(x0), gen).to(ctx.device)
             eps = torch.randn(x0.shape, generator=gen).to(ctx.device)
             xt = sched.noise(x0, t, eps)
@@ -88,7 +88,8 @@ class DogFit(DenoiserMethod):
                     target = dogfit_target(eps, ema(xt, t, None), src(xt, t, None), p.w, mask)
             return (model(xt, t, None) - target).pow(2).flatten(1).mean(1).mean()
 
-        trace = optimise(params, loss, p.finetune_steps, p.finetune_lr, ctx.progress, desc="dogfit", log=ctx.log)
+        with ctx.timed_cost("dogfit", p.finetune_steps, p.finetune_steps * batch):
+            trace = optimise(params, loss, p.finetune_steps, p.finetune_lr, ctx.progress, desc="dogfit", log=ctx.log)
         ctx.log.info("dogfit trained: %d steps, final loss %.4f", p.finetune_steps,
                      sum(trace[-50:]) / max(1, len(trace[-50:])))
         self._bind(ctx, model)

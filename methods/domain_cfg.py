@@ -5,31 +5,34 @@ label, the baseline against which domain guidance is compared (Zhong et al., "Do
 ICLR 2025, arXiv 2504.01521; DogFit, arXiv 2508.05685).
 
 One denoiser eps_theta(x_t, t, k) with a domain token k in {0 = source, 1 = target, 2 = null},
-trained by denoising score matching on source ∪ target: each batch holds a fraction
-``target_frac`` of target samples (drawn with replacement: the n targets oversampled against
-the m sources) and the rest source samples; each token is replaced by the null token with
-probability ``null_prob``.  Sampling:
+trained by denoising score matching on source ∪ target: each batch holds ``target_batch``
+target draws (with replacement: the n targets oversampled against the m sources, the adaptation
+rule of every method) and round(target_batch (1 - target_frac) / target_frac) uniform source
+draws, so the target samples are a fraction ``target_frac`` of it; each token is replaced by the
+null token with probability ``null_prob``.  Sampling:
 
     eps(x_t, t) = eps_theta(x_t, t, null) + w (eps_theta(x_t, t, target) - eps_theta(x_t, t, null)),
 
 w = 1 samples the target-token model alone.  ``mode = finetune`` (default) starts from the
 cached source model with a zero-initialised token embedding (so every token is the source model
-at step 0) and trains for the ``finetune`` block's budget (finetune_steps, finetune_lr, batch);
-``retrain`` starts from a fresh network with the source budget (source_epochs over m + n
-samples, lr).  The trained joint model is a cached stage: rows that differ only in w share it.
+at step 0) and trains for the ``finetune`` block's budget (finetune_steps, finetune_lr,
+target_batch); ``retrain`` starts from a fresh network with the source budget (source_epochs
+over m + n samples, lr), in the batches above.  The trained joint model is a cached stage: rows that differ only in w share it.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 import torch
 
 from benchmark.api import FitContext
-from benchmark.denoiser_methods import DenoiserMethod, FinetuneParams, source_denoiser, source_key, stage_seed
+from benchmark.denoiser_methods import (TARGET_BATCHES, DenoiserMethod, FinetuneParams, source_denoiser, source_key,
+                                        stage_seed)
 from benchmark.diffusion.nets import make_denoiser
 from benchmark.diffusion.schedule import VPSchedule
 from benchmark.diffusion.training import optimise
+from benchmark.params import bounds
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
 from benchmark.stage_configs import tunable, uniform
@@ -41,19 +44,23 @@ SOURCE, TARGET, NULL = 0, 1, 2
 class DomainCFGParams(FinetuneParams):
     w: float = tunable(1.5, uniform(1.0, 4.0), ge=0)
     null_prob: float = 0.1
-    target_frac: float = 0.5
+    target_frac: float = field(default=0.5, metadata=bounds(gt=0, le=1))
     mode: Literal["finetune", "retrain"] = "finetune"
 
 
-def domain_batch(m: int, n: int, batch: int, target_frac: float, null_prob: float,
+def source_draws(target_batch: int, target_frac: float) -> int:
+    """The source draws beside ``target_batch`` target draws that make the targets ``target_frac`` of a batch."""
+    return round(target_batch * (1.0 - target_frac) / target_frac)
+
+
+def domain_batch(m: int, n: int, n_source: int, n_target: int, null_prob: float,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(source indices, target indices, tokens of the concatenated batch): round(target_frac * batch)
-    target draws with replacement, the rest uniform source draws; tokens dropped to NULL w.p. null_prob."""
-    k = min(batch, max(1, round(target_frac * batch)))
-    i_s = torch.randint(m, (batch - k,), generator=generator)
-    i_t = torch.randint(n, (k,), generator=generator)
-    tokens = torch.cat([torch.full((batch - k,), SOURCE), torch.full((k,), TARGET)])
-    drop = torch.rand(batch, generator=generator) < null_prob
+    """(source indices, target indices, tokens of the concatenated batch): ``n_source`` uniform source
+    draws and ``n_target`` target draws, both with replacement; tokens dropped to NULL w.p. null_prob."""
+    i_s = torch.randint(m, (n_source,), generator=generator)
+    i_t = torch.randint(n, (n_target,), generator=generator)
+    tokens = torch.cat([torch.full((n_source,), SOURCE), torch.full((n_target,), TARGET)])
+    drop = torch.rand(n_source + n_target, generator=generator) < null_prob
     return i_s, i_t, tokens.masked_fill(drop, NULL)
 
 
@@ -65,13 +72,14 @@ class DomainCFG(DenoiserMethod):
 
     def _joint(self, ctx: FitContext) -> torch.nn.Module:
         p, d = self.params, ctx.data
+        n_src = source_draws(p.target_batch, p.target_frac)
         if p.mode == "finetune":
             steps, lr = p.finetune_steps, p.finetune_lr
         else:
-            steps, lr = p.source_epochs * math.ceil((len(d.source_x) + len(d.target_x)) / p.batch), p.lr
+            steps, lr = p.source_epochs * math.ceil((len(d.source_x) + len(d.target_x)) / (n_src + p.target_batch)), p.lr
         key: dict[str, Any] = {"source": source_key(ctx, p, False), "target": d.target_key, "mode": p.mode,
-                               "steps": steps, "lr": lr, "batch": p.batch, "null_prob": p.null_prob,
-                               "target_frac": p.target_frac}
+                               "steps": steps, "lr": lr, "target_batch": p.target_batch, "source_draws": n_src,
+                               "batches": TARGET_BATCHES, "null_prob": p.null_prob, "target_frac": p.target_frac}
 
         def make() -> torch.nn.Module:
             return make_denoiser(d.kind, d.sample_shape, p.width, p.depth, num_classes=3)
@@ -92,7 +100,7 @@ class DomainCFG(DenoiserMethod):
             xs, xt = d.source_x.to(ctx.device), d.target_x.to(ctx.device)
 
             def loss(_: int) -> torch.Tensor:
-                i_s, i_t, tok = domain_batch(len(xs), len(xt), p.batch, p.target_frac, p.null_prob, gen)
+                i_s, i_t, tok = domain_batch(len(xs), len(xt), n_src, p.target_batch, p.null_prob, gen)
                 x0 = torch.cat([xs[i_s.to(ctx.device)], xt[i_t.to(ctx.device)]])
                 t = sched.sample_t(len(x0), gen).to(ctx.device)
                 eps = torch.randn(x0.shape, generator=gen).to(ctx.device)
@@ -106,6 +114,7 @@ class DomainCFG(DenoiserMethod):
             return {"state": {k: v.cpu() for k, v in model.state_dict().items()}}
 
         payload = ctx.cache.get_or_build("domain-cfg", key, build)
+        ctx.add_cached_cost("domain-cfg", key, steps, steps * p.target_batch)
         model = make()
         model.load_state_dict(payload["state"])
         return model

@@ -1,7 +1,8 @@
 """lora: low-rank adapters (alpha/r) B A on the source model's Linear/Conv1d weights.
 
 Only A and B train (B starts at zero, so training starts at the source model); the
-adapters are merged into the weights before sampling.  See benchmark.diffusion.lora.
+adapters are merged into the weights before sampling.  Budget: the ``finetune`` block
+(finetune_steps, target_batch target draws per step with replacement; its own finetune_lr).  See benchmark.diffusion.lora.
 """
 
 import copy
@@ -13,12 +14,12 @@ from benchmark.diffusion.lora import apply_lora, merge_lora
 from benchmark.diffusion.training import fit_denoiser
 from benchmark.registry import register_method
 from benchmark.seeding import seed_everything, torch_generator
-from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, source_denoiser
+from benchmark.denoiser_methods import DenoiserMethod, DenoiserParams, TargetBatch, source_denoiser
 from benchmark.stage_configs import choice, log_uniform, tunable
 
 
 @dataclass(frozen=True)
-class LoRAParams(DenoiserParams):
+class LoRAParams(DenoiserParams, TargetBatch):
     BLOCKS: ClassVar[tuple[str, ...]] = ("finetune",)  # its own finetune_* fields take the finetune block
     rank: int = tunable(4, choice(2, 4, 8, 16))
     alpha: float = 4.0
@@ -36,8 +37,9 @@ class LoRA(DenoiserMethod):
         model = copy.deepcopy(source_denoiser(ctx, p))
         seed_everything(ctx.seed("init", "lora"))
         adapters = apply_lora(model, p.rank, p.alpha, generator=torch_generator(ctx.seed("init", "lora-A")))
-        fit_denoiser(model, d.target_x, None, p.finetune_steps, min(p.batch, len(d.target_x)), p.finetune_lr,
-                     torch_generator(ctx.seed("train")), ctx.device, params=adapters, progress=ctx.progress, desc="lora",
-                     checkpoint=ctx.run_checkpoint("lora"), log=ctx.log)
+        with ctx.timed_cost("lora", p.finetune_steps, p.finetune_steps * p.target_batch):
+            fit_denoiser(model, d.target_x, None, p.finetune_steps, p.target_batch, p.finetune_lr,
+                         torch_generator(ctx.seed("train")), ctx.device, params=adapters, progress=ctx.progress,
+                         desc="lora", checkpoint=ctx.run_checkpoint("lora"), log=ctx.log, with_replacement=True)
         ctx.diagnostics["trainable_params"] = float(sum(a.numel() for a in adapters))
         self._bind(ctx, merge_lora(model))

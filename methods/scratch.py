@@ -12,5 +12,6 @@ class Scratch(DenoiserMethod):
 
     def fit(self, ctx: FitContext) -> None:
         p, d = self.params, ctx.data
-        model = trained_denoiser(ctx, "scratch", p, d.target_x, None, d.target_key, p.steps, p.scratch_lr)
+        model = trained_denoiser(ctx, "scratch", p, d.target_x, None, d.target_key, p.steps, p.scratch_lr,
+                                 target_batch=p.target_batch)
         self._bind(ctx, model)

@@ -21,5 +21,5 @@ class ScratchCond(DenoiserMethod):
     def fit(self, ctx: FitContext) -> None:
         p, d = self.params, ctx.data
         model = trained_denoiser(ctx, "scratch", p, d.target_x, d.target_y, d.target_key, p.steps, p.scratch_lr,
-                                 conditional=True)
+                                 conditional=True, target_batch=p.target_batch)
         self._bind(ctx, model)

@@ -106,8 +106,9 @@ class TIWDSM(DenoiserMethod):
             return tiw_dsm_loss(model(xt, t, None), eps, sched.sigma(t), log_w, grad if p.correction else None,
                                 p.weight_clip)
 
-        trace = optimise(model.parameters(), loss, p.finetune_steps, p.finetune_lr, ctx.progress, desc="tiw-dsm",
-                         log=ctx.log)
+        with ctx.timed_cost("tiw-dsm", p.finetune_steps, 0):  # source batches: no target draws
+            trace = optimise(model.parameters(), loss, p.finetune_steps, p.finetune_lr, ctx.progress, desc="tiw-dsm",
+                             log=ctx.log)
         ctx.log.info("tiw-dsm trained: %d steps, final loss %.4f", p.finetune_steps,
                      sum(trace[-50:]) / max(1, len(trace[-50:])))
         ctx.diagnostics["tiw_batch_ess_frac"] = float(torch.stack(ess).mean()) if ess else float("nan")

@@ -91,7 +91,8 @@ def test_dogfit_with_a_frozen_ema_is_plain_finetuning_and_a_moving_ema_changes_i
 # -- domain-label classifier-free guidance ---------------------------------------------------
 
 def test_domain_batches_oversample_the_target_and_drop_tokens() -> None:
-    i_s, i_t, tok = domain_cfg.domain_batch(1000, 10, 400, 0.25, 0.1, torch.Generator().manual_seed(0))
+    n_src = domain_cfg.source_draws(100, 0.25)
+    i_s, i_t, tok = domain_cfg.domain_batch(1000, 10, n_src, 100, 0.1, torch.Generator().manual_seed(0))
     assert (len(i_s), len(i_t)) == (300, 100) and int(i_t.max()) < 10
     null = float((tok == domain_cfg.NULL).double().mean())
     assert 0.05 < null < 0.15, null  # Binomial(400, 0.1): sd 0.015

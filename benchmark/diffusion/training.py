@@ -151,9 +151,14 @@ def fit_denoiser(
     params: Optional[Iterable[torch.nn.Parameter]] = None,
     checkpoint: Optional[CheckpointSpec] = None,
     log: Optional[logging.Logger] = None,
+    with_replacement: bool = False,
 ) -> list[float]:
     """Train ``model`` (in place, on ``device``) by DSM on x: (N, ...), labels y: (N,).
 
+    Batches: :func:`batch_index` (min(batch, N) points) by default, the source model's rule;
+    ``with_replacement=True`` draws ``batch`` points with replacement every step
+    (:func:`batch_with_replacement`, each with its own fresh (t, eps)), the rule of every
+    adaptation stage on the n target samples (DESIGN.md §8, equal budget).
     ``checkpoint`` makes the training resumable (see :func:`optimise`)."""
     sched = VPSchedule()
     model.to(device).train()
@@ -161,8 +166,10 @@ def fit_denoiser(
     y = None if y is None else y.to(device)
     w = None if weights is None else weights.to(device)
 
+    draw = batch_with_replacement if with_replacement else batch_index
+
     def loss(_: int) -> torch.Tensor:
-        idx = batch_index(x.shape[0], batch, generator).to(device)
+        idx = draw(x.shape[0], batch, generator).to(device)
         return dsm_loss(model, sched, x[idx], None if y is None else y[idx], generator, None if w is None else w[idx])
 
     trace = optimise(model.parameters() if params is None else params, loss, steps, lr, progress, desc,

@@ -14,9 +14,10 @@ factor (a published third-party variant): log r̂ = -l, off by the factor n/m.
 The same code trains the joint classifier c(x, y) (label-embedding input) for
 conditional TGDP and the time-dependent classifier c'(x_t, t) on noised samples (the
 cycle regulariser and tgdp-tclf), whose ratio estimates h*(x_t, t) = q_t(x_t) / p_t(x_t).
-A time-dependent classifier draws both batches with replacement at the full batch size,
-each draw with its own (t, eps) (never capped at n: at n = 10 the capped version saw 10
-noised target points per step).
+Both batches are drawn with replacement at the full batch size (never capped at n: at
+n = 10 the capped version saw 10 target points per step), the rule of every adaptation
+stage on the n targets (DESIGN.md §8); for a time-dependent classifier each draw has its
+own (t, eps).
 
 Regularisation (both off by default):
 ``input_noise`` = s > 0 adds N(0, s^2 I) to every training input (source and target);
@@ -43,7 +44,7 @@ from torch.nn import functional as F
 from benchmark.diffusion.checkpoint import CheckpointSpec
 from benchmark.diffusion.nets import make_scalar_net
 from benchmark.diffusion.schedule import VPSchedule
-from benchmark.diffusion.training import batch_index, batch_with_replacement, optimise
+from benchmark.diffusion.training import batch_with_replacement, optimise
 
 from benchmark.stage_configs import ClassifierConfig, ClassifierLoss  # noqa: F401 (defined once there)
 
@@ -77,6 +78,14 @@ def build_classifier(kind: str, shape: tuple[int, ...], cfg: ClassifierConfig, t
     return DomainClassifier(net, time, corr)
 
 
+def target_draws_per_step(cfg: ClassifierConfig, m: int, n: int, target_mix: float = 0.0) -> float:
+    """Target points a training step draws: the target batch of the balanced loss (less the
+    ``target_mix`` source replacements), the expected target share batch n / (m + n) of the pooled one."""
+    if cfg.loss == "balanced":
+        return cfg.batch - int(round(target_mix * cfg.batch))
+    return cfg.batch * n / (m + n)
+
+
 def _split(count: int, frac: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, held-out) index tensors with round(frac * count) held out (at least 1 each)."""
     perm = torch.randperm(count, generator=generator)
@@ -102,8 +111,8 @@ def train_classifier(
 ) -> list[float]:
     """Fit ``clf`` on source xs: (m, ...) against target xt: (n, ...) with cfg.loss.
 
-    For a time-dependent classifier every sample of both batches is noised at its own
-    t ~ U[t_min, 1] and eps, and batches are drawn with replacement at size cfg.batch.
+    Batches are drawn with replacement at size cfg.batch; for a time-dependent classifier
+    every sample of both batches is noised at its own t ~ U[t_min, 1] and eps.
     ``target_mix``/``mix_weights`` (m,): see the module docstring.
     """
     sched = VPSchedule()
@@ -127,7 +136,7 @@ def train_classifier(
         if target_mix > 0:
             mix_w = mix_w[tr_s]
     m, n = len(xs), len(xt)
-    draw = batch_with_replacement if clf.time else batch_index
+    draw = batch_with_replacement
 
     def noised(x: torch.Tensor, gen: torch.Generator = generator) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         if cfg.input_noise > 0:

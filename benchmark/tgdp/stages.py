@@ -27,11 +27,12 @@ from typing import Any, ClassVar, Literal, Optional
 import torch
 
 from benchmark.api import FitContext
-from benchmark.denoiser_methods import DenoiserParams, source_denoiser, source_key, stage_seed
+from benchmark.denoiser_methods import TARGET_BATCHES, DenoiserParams, source_denoiser, source_key, stage_seed
 from benchmark.seeding import seed_everything, torch_generator
 from benchmark.stage_configs import (CLASSIFIER, GUIDANCE, GUIDANCE_NET, TIME_CLASSIFIER, fill_inherited, flat_fields, tunable,
                                      uniform)
-from benchmark.tgdp.classifier import ClassifierConfig, DomainClassifier, build_classifier, train_classifier
+from benchmark.tgdp.classifier import (ClassifierConfig, DomainClassifier, build_classifier, target_draws_per_step,
+                                       train_classifier)
 from benchmark.tgdp.guidance_net import GuidanceConfig, GuidanceNet, build_guidance, train_guidance
 
 RATIO_TARGET_ALIAS = {"ratio": "l2", "log": "log"}
@@ -88,9 +89,17 @@ def classifier_key(ctx: FitContext, cfg: ClassifierConfig, conditional: bool, ti
     left out, so a classifier trained before they existed keeps its key and seed."""
     key = {"source": ctx.data.source_key, "target": ctx.data.target_key, "kind": ctx.data.kind,
            "config": classifier_config_key(cfg), "conditional": conditional, "time": time}
-    if time:  # batches drawn with replacement since the batch-cap fix: never reuse a capped c'
-        key["batches"] = "with-replacement"
+    # batches drawn with replacement (c' since the batch-cap fix, c(x) since the equal-budget rule):
+    # never reuse a classifier trained on capped batches
+    key["batches"] = TARGET_BATCHES
     return key
+
+
+def _classifier_cost(ctx: FitContext, cfg: ClassifierConfig, key: dict[str, Any], time: bool,
+                     target_mix: float = 0.0) -> None:
+    d = ctx.data
+    per_step = target_draws_per_step(cfg, len(d.source_x), len(d.target_x), target_mix)
+    ctx.add_cached_cost("time-classifier" if time else "classifier", key, cfg.steps, round(cfg.steps * per_step))
 
 
 def classifier_config_key(cfg: ClassifierConfig) -> dict[str, Any]:
@@ -142,6 +151,7 @@ def domain_classifier(ctx: FitContext, cfg: ClassifierConfig, conditional: bool 
 
     stage = "time-classifier" if time else "classifier"
     payload = ctx.cache.get_or_build(stage, key, build)
+    _classifier_cost(ctx, cfg, key, time, target_mix)
     clf = make()
     clf.load_state_dict(payload["state"])
     return clf.to(ctx.device).eval()
@@ -188,6 +198,10 @@ def guidance_network(ctx: FitContext, p: TGDPParams, log_r_src: torch.Tensor, ra
         return {"state": {k: v.cpu() for k, v in h.state_dict().items()}}
 
     payload = ctx.cache.get_or_build("guidance", key, build)
+    regularised = cfg.eta_cycle > 0 or cfg.eta_consistency > 0  # target batches of guid_batch draws a step
+    ctx.add_cached_cost("guidance", key, cfg.steps, cfg.steps * cfg.batch if regularised else 0)
+    if cfg.eta_cycle > 0:  # its c' counts even when the guidance stage was reused without loading it
+        _classifier_cost(ctx, p.time_classifier_config(), key["time_classifier"], time=True)
     h = build_guidance(d.kind, d.sample_shape, cfg, num_classes)
     h.load_state_dict(payload["state"])
     return h.to(ctx.device).eval()
