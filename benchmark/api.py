@@ -285,11 +285,14 @@ class FitContext:
     def cost_record(self, fit_s: float, sample_s: float) -> dict[str, Any]:
         """The record's ``cost`` block: per stage its seconds, target draws and steps; ``seconds``
         = fit + sample seconds of this run plus the build seconds of the cached stages it reused
-        (so a run that found its stages cached costs what building them cost); ``target_draws``
-        the sum over the stages."""
+        (so a run that found its stages cached costs what building them cost), less the source
+        model's (a given pretrained model, shared by every row); ``target_draws`` the sum over
+        the stages."""
         reused = sum(s for e, s in self._cost_entries.items() if e not in self.cache.builds and s is not None)
+        # the shared source model is a given pretrained model (DESIGN.md §8): listed, not counted
+        source = sum(float(v.get("seconds") or 0.0) for k, v in self.costs.items() if k.startswith("source"))
         return {"stages": {k: dict(v) for k, v in self.costs.items()},
-                "seconds": float(fit_s) + float(sample_s) + reused,
+                "seconds": max(0.0, float(fit_s) + float(sample_s) + reused - source),
                 "target_draws": sum(int(v["target_draws"]) for v in self.costs.values())}
 
     def stage_checkpoint(self, stage: str, key: dict[str, Any]) -> Optional[CheckpointSpec]:

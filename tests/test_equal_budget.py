@@ -134,7 +134,10 @@ def test_records_carry_their_cost_and_reused_stages_count_their_build(tmp_path: 
     for name, rec in recs.items():
         cost = rec["cost"]
         assert set(cost) == {"stages", "seconds", "target_draws"}, name
-        assert cost["seconds"] >= rec["timings"]["fit_s"] + rec["timings"]["sample_s"] - 1e-9, name
+        source = cost["stages"]["source"]["seconds"] or 0.0  # the given source model is not counted
+        assert cost["seconds"] >= rec["timings"]["fit_s"] + rec["timings"]["sample_s"] - source - 1e-9, name
+        assert cost["seconds"] <= rec["timings"]["fit_s"] + rec["timings"]["sample_s"] + sum(
+            c["seconds"] or 0.0 for k, c in cost["stages"].items() if k != "source") + 1e-9, name
         assert cost["target_draws"] == sum(c["target_draws"] for c in cost["stages"].values()), name
         assert "source" in cost["stages"] and cost["stages"]["source"]["target_draws"] == 0, name
     assert recs["source-only"]["cost"]["target_draws"] == 0
