@@ -378,6 +378,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: pages beside README (relative to its folder) whose ``results:<slug>`` blocks ``reference`` renders too
+DOC_PAGES_WITH_BLOCKS = ("docs/protocol.md",)
+
+
 def cmd_reference(args: argparse.Namespace) -> int:
     from benchmark.planner import plan
     from benchmark.registry import load_registries
@@ -390,13 +394,17 @@ def cmd_reference(args: argparse.Namespace) -> int:
     else:
         ref = export_reference(Path(args.results), plan(regs.suites.get(args.suite)(), regs), path)
         print(f"{len(ref.records)} records of suite {args.suite} written to {path}")
-    changed = update_readme(Path(args.readme), render_blocks(ref, regs), check=args.check)
-    if args.check:
-        print(f"{args.readme}: tables differ from {path}: {', '.join(changed)}" if changed
-              else f"{args.readme}: tables match {path}")
-        return 1 if changed else 0
-    print(f"{args.readme}: {'updated ' + ', '.join(changed) if changed else 'tables already up to date'}")
-    return 0
+    blocks = render_blocks(ref, regs)
+    pages = [Path(args.readme)] + [p for p in (Path(args.readme).parent / d for d in DOC_PAGES_WITH_BLOCKS) if p.exists()]
+    differ = 0
+    for page in pages:
+        changed = update_readme(page, blocks, check=args.check, suite=ref.suite)
+        differ += bool(changed)
+        if args.check:
+            print(f"{page}: tables differ from {path}: {', '.join(changed)}" if changed else f"{page}: tables match {path}")
+        else:
+            print(f"{page}: {'updated ' + ', '.join(changed) if changed else 'tables already up to date'}")
+    return 1 if (args.check and differ) else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -13,29 +13,52 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from benchmark.errors import BenchmarkError
 from benchmark.planner import plan
 from benchmark.registry import load_registries
-from benchmark.report.reference import export_reference, load_reference, render_blocks, update_readme
+from benchmark.report.reference import BLOCK, block_suite, export_reference, load_reference, render_blocks, update_readme
 from conftest import REPO_ROOT
 
-REFERENCE = REPO_ROOT / "results" / "reference" / "quick.jsonl"
+REFERENCES = {suite: REPO_ROOT / "results" / "reference" / f"{suite}.jsonl" for suite in ("quick", "protocol-dev")}
+PAGES = (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "protocol.md")
 
 
-def test_readme_tables_are_what_the_committed_reference_renders() -> None:
+@pytest.mark.parametrize("suite", sorted(REFERENCES))
+def test_readme_and_protocol_tables_are_what_the_committed_reference_renders(suite: str) -> None:
     regs = load_registries()
-    ref = load_reference(REFERENCE)
-    assert update_readme(REPO_ROOT / "README.md", render_blocks(ref, regs), check=True) == [], \
-        "README's tables differ from results/reference/quick.jsonl; run `python -m benchmark reference`"
+    blocks = render_blocks(load_reference(REFERENCES[suite]), regs)
+    for page in PAGES:
+        assert update_readme(page, blocks, check=True, suite=suite) == [], (
+            f"{page.name}'s tables differ from results/reference/{suite}.jsonl; run "
+            f"`python -m benchmark reference --suite {suite}`")
+    shown = {m.group("slug") for page in PAGES for m in BLOCK.finditer(page.read_text())}
+    assert {s for s in blocks if s in shown} and not {s for s in shown if block_suite(s) == suite} - set(blocks)
 
 
-def test_committed_reference_holds_exactly_the_quick_suite_plan() -> None:
+@pytest.mark.parametrize("suite", sorted(REFERENCES))
+def test_committed_reference_holds_exactly_the_suite_plan(suite: str) -> None:
     regs = load_registries()
-    planned = {s.run_id for s in plan(regs.suites.get("quick")(), regs)}
-    ref = load_reference(REFERENCE)
+    planned = {s.run_id for s in plan(regs.suites.get(suite)(), regs)}
+    ref = load_reference(REFERENCES[suite])
     assert ref.run_ids == planned, (
-        f"results/reference/quick.jsonl holds {len(ref.run_ids - planned)} runs the quick suite no longer plans and "
-        f"lacks {len(planned - ref.run_ids)}; run `python -m benchmark run --all` then `python -m benchmark reference`")
+        f"results/reference/{suite}.jsonl holds {len(ref.run_ids - planned)} runs the {suite} suite no longer plans "
+        f"and lacks {len(planned - ref.run_ids)}; run `python -m benchmark run --suite {suite}` then "
+        f"`python -m benchmark reference --suite {suite}`")
     assert {r["torch_threads"] for r in ref.records} == {1}
+
+
+def test_blocks_of_another_suite_are_left_to_its_reference(tmp_path: Path) -> None:
+    page = tmp_path / "p.md"
+    page.write_text("<!-- results:a:begin -->\nx\n<!-- results:a:end -->\n"
+                    "<!-- results:dev:b:begin -->\ny\n<!-- results:dev:b:end -->\n")
+    assert update_readme(page, {"a": "new a\n"}) == ["a"]
+    assert "new a" in page.read_text() and "\ny\n" in page.read_text()
+    assert update_readme(page, {"dev:b": "new b\n"}, suite="dev") == ["dev:b"]
+    assert "new b" in page.read_text() and "new a" in page.read_text()
+    with pytest.raises(BenchmarkError, match="results:a block"):
+        update_readme(page, {}, check=True)
 
 
 def test_reference_command_regenerates_and_checks_blocks(smoke_results: Path, tmp_path: Path, cli_main) -> None:

@@ -31,9 +31,17 @@ from benchmark.store import DONE, RunStore, atomic_write_text
 #: Every row is shown; ``reports/tables/`` has every metric and the cost columns.
 README_TABLES: Mapping[str, tuple[str, ...]] = {
     "gmm2d": ("mmd",),
+    "gmm-overlap": ("mmd",),
     "ecg-synth": ("downstream_auc",),
 }
-BLOCK = re.compile(r"(<!-- results:(?P<slug>[\w.=,-]+):begin -->\n)(?P<body>.*?)(<!-- results:(?P=slug):end -->)", re.S)
+BLOCK = re.compile(r"(<!-- results:(?P<slug>[\w.=,:-]+):begin -->\n)(?P<body>.*?)(<!-- results:(?P=slug):end -->)", re.S)
+#: the suite whose blocks carry plain slugs; another suite's blocks are named ``<suite>:<slug>``
+README_SUITE = "quick"
+
+
+def block_suite(slug: str) -> str:
+    """The suite whose reference renders the block ``slug`` (``<suite>:...`` or README's suite)."""
+    return slug.split(":", 1)[0] if ":" in slug else README_SUITE
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ def export_reference(results: Path, specs: Sequence[RunSpec], path: Path) -> Ref
         env = rec.get("environment", {})
         cpu = f"{env['cpu_model']} ({env.get('cpu_capability', '?')})" if env.get("cpu_model") else None
         rows.append({"run_id": spec.run_id, "spec": rec["spec"], "metrics": rec["metrics"],
-                     "timings": rec.get("timings"), "git_commit": env.get("git_commit"),
+                     "timings": rec.get("timings"), "cost": rec.get("cost"), "git_commit": env.get("git_commit"),
                      "torch_threads": env.get("torch_threads"), "cpu": cpu})
     if missing:
         raise BenchmarkError(f"{len(missing)} of {len(specs)} planned runs have no done record in {results} "
@@ -102,7 +110,8 @@ def _materialise(ref: Reference, folder: Path) -> None:
         store.folder(rid).mkdir(parents=True, exist_ok=True)
         store.write_spec(rid, r["spec"])
         store.write_record(rid, {"schema_version": SCHEMA_VERSION, "run_id": rid, "status": DONE,
-                                 "spec": r["spec"], "metrics": r["metrics"], "timings": r.get("timings")})
+                                 "spec": r["spec"], "metrics": r["metrics"], "timings": r.get("timings"),
+                                 "cost": r.get("cost")})
 
 
 def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
@@ -116,16 +125,45 @@ def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
             f"`results/reference/{ref.suite}.jsonl`).")
 
 
+#: the selection rule of README's main tables (DESIGN.md §8): the one a user of the suite can apply
+README_RULE = "target-val"
+
+
 def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
-    """slug -> the Markdown of README's block for that setting (provenance line + table)."""
+    """slug -> the Markdown of a ``results:<slug>`` block (provenance line + table).
+
+    ``<slug>``: the setting's README metrics under :data:`README_RULE`, on the trials the report's
+    tables read (evaluation trials where the records have them); ``<slug>.tuning``: the tuning
+    table of the setting (test metric under default, target-val and oracle selection, paired
+    differences), where it has tuned rows.  README shows the first, docs/protocol.md the second.
+    """
+    from benchmark.protocol.selection import RULES
     from benchmark.report.runs import collect_runs, tidy_frame_from
+    from benchmark.report.selected import protocol_note, rule_runs, trial_scope, tuned_variants
     from benchmark.report.tables import table_data, to_markdown
+    from benchmark.report.tuning import to_markdown as tuning_markdown
+    from benchmark.report.tuning import tuning_frame
 
     with tempfile.TemporaryDirectory(prefix="tldm-reference-") as tmp:
         _materialise(ref, Path(tmp))
         runs = collect_runs(Path(tmp), regs)
-        tidy = tidy_frame_from(runs)
+    scope = trial_scope(runs)
+    per_rule = {}
+    for rule in RULES:
+        selected = rule_runs(runs, rule, scope)
+        per_rule[rule] = (selected, tidy_frame_from(selected))
+    notes = {rule: protocol_note(runs, rule, scope) for rule in RULES}
+    tuned = tuned_variants(runs)
+    shown, tidy = per_rule[README_RULE]
     out: dict[str, str] = {}
+    if (runs.frame.holdout > 0).any():  # the study reads development trials only (none: no block)
+        from benchmark.report.criterion_study import aggregate, group_frame
+        from benchmark.report.criterion_study import to_markdown as study_markdown
+
+        groups = group_frame(runs)
+        if len(groups):
+            body = study_markdown(aggregate(groups), groups).split("\n", 2)[2]  # without its page title
+            out["criterion-study"] = _provenance(ref, ref.records) + "\n\n" + body
     done = runs.done()
     for setting in sorted(done.setting.unique()):
         first = done[done.setting == setting].iloc[0]
@@ -136,23 +174,36 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
             continue
         ids = set(done[done.setting == setting].run_id)
         rows = [r for r in ref.records if RunSpec.from_dict(r["spec"]).run_id in ids]  # ids of today's scheme
-        table = to_markdown(table_data(runs, tidy, setting, metrics, regs.methods))
-        note = f"Every metric, and the cost of each row, are in `reports/tables/{slug}/` after a run."
+        table = to_markdown(table_data(shown, tidy, setting, metrics, regs.methods, notes[README_RULE]))
+        note = ("Every metric, the cost of each row and the `default` and `oracle` rules are in "
+                "`reports/tables/` after a run.")
         out[slug] = _provenance(ref, rows) + " " + note + "\n\n" + table
+        variants = {v for s, v in tuned if s == setting}
+        if variants:
+            frame, metric, data = tuning_frame(per_rule, setting, variants, regs.methods)
+            if metric:
+                out[f"{slug}.tuning"] = _provenance(ref, rows) + "\n\n" + tuning_markdown(frame, setting, metric,
+                                                                                          data, notes)
+    if ref.suite != README_SUITE:
+        out = {f"{ref.suite}:{slug}": text for slug, text in out.items()}
     return out
 
 
-def update_readme(readme: Path, blocks: Mapping[str, str], check: bool = False) -> list[str]:
+def update_readme(readme: Path, blocks: Mapping[str, str], check: bool = False,
+                  suite: str = README_SUITE) -> list[str]:
     """Replace every ``results:<slug>`` block of ``readme`` by ``blocks[slug]``.
 
-    Returns the slugs whose text changed (with ``check``, nothing is written).  A block
-    in README with no rendering is an error: its numbers would come from nowhere.
+    Returns the slugs whose text changed (with ``check``, nothing is written).  A block of
+    ``suite`` with no rendering is an error: its numbers would come from nowhere.  Blocks of
+    another suite (``<other>:<slug>``, :func:`block_suite`) are left to that suite's reference.
     """
     text = Path(readme).read_text()
     changed: list[str] = []
 
     def swap(m: re.Match) -> str:
         slug = m.group("slug")
+        if block_suite(slug) != suite:  # another suite's block: its own reference renders it
+            return m.group(0)
         if slug not in blocks:
             raise BenchmarkError(f"{readme} has a results:{slug} block but the reference holds no table for it; "
                                  f"remove the block or add {slug} to the reference suite")

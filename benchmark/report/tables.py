@@ -26,8 +26,9 @@ T = (M_source-only - M) / (M_source-only - M_target-oracle) on seed means of the
 table defines it and says why a column has "T –".
 
 Full tables (``reports/tables/``) also show the cost of each row: the median seconds per
-run (fit + sample, from the records' ``timings``) and the median trained parameters where
-the method records ``trainable_params``.
+run (the records' ``cost.seconds``: fit + sample + reused cached stages, the shared source
+model left out; fit + sample of ``timings`` for older records) and the median trained
+parameters where the method records ``trainable_params``.
 
 Each table is written three ways, beside each other: ``.tex`` (pandas ``Styler.to_latex``
 with booktabs rules, a table float ready for ``\\input``), ``.md`` (``DataFrame.to_markdown``)
@@ -259,12 +260,16 @@ def _ordered(variants: Sequence[str], info: dict[str, tuple[str, str]]) -> list[
 
 
 def _cost(runs: RunSet, frame: pd.DataFrame, values: pd.DataFrame, variant: str) -> tuple[float, float]:
-    """(median seconds of fit + sample per done run, median ``trainable_params``) of a row; nan
-    where not recorded."""
+    """(median seconds per done run, median ``trainable_params``) of a row; nan where not recorded.
+    Seconds: the record's ``cost.seconds`` (fit + sample + the builds of cached stages it reused,
+    the shared source model left out), else fit + sample of its ``timings`` (older records)."""
     secs = []
     for rid in frame.run_id[(frame.variant == variant) & (frame.status == DONE)]:
-        t = runs.records.get(rid, {}).get("timings") or {}
-        if "fit_s" in t and "sample_s" in t:
+        rec = runs.records.get(rid, {})
+        t, cost = rec.get("timings") or {}, rec.get("cost") or {}
+        if cost.get("seconds") is not None:
+            secs.append(float(cost["seconds"]))
+        elif "fit_s" in t and "sample_s" in t:
             secs.append(float(t["fit_s"]) + float(t["sample_s"]))
     params = values.value[(values.variant == variant) & (values.metric == "trainable_params")]
     return (float(np.median(secs)) if secs else math.nan, float(params.median()) if len(params) else math.nan)
@@ -532,7 +537,8 @@ def paired_note(data: TableData, cost: bool = False) -> str:
                  f"after Holm's step-down correction over the {len(data.comparisons)} Δ comparisons of this table "
                  "(α = 0.05). The baseline is the best mean of finetune, lora and scratch in that column.")
     if cost:
-        text += (" s/run: median seconds per run (fit + sample); params: median trained parameters where the "
+        text += (" s/run: median seconds per run (fit + sample + the cached stages it reused, source model "
+                 "excluded; a tuned row trains K + 1 configurations); params: median trained parameters where the "
                  "method records them (– where not recorded).")
     return text
 
