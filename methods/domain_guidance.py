@@ -4,6 +4,10 @@
 
 with eps_src the source model and eps_ft the finetuned model of the ``finetune`` method
 (the same cached stage, so it is trained once); w = 1 recovers finetuning.
+
+Under the protocol its search space is w alone: the finetuned model it guides with is the
+``finetune`` row's default (the budget's ``finetune_lr``), a stage it shares with that row, so
+its K draws cost K samplings, not K finetunings; ``finetune`` tunes the rate itself.
 """
 
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from benchmark.stage_configs import tunable, uniform
 
 @dataclass(frozen=True)
 class DomainGuidanceParams(FinetuneParams):
+    finetune_lr: float = 1e-4  # not tuned here (module docstring): the finetune row's default stage
     w: float = tunable(1.5, uniform(1.0, 4.0), ge=0)
 
 
