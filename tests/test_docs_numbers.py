@@ -17,7 +17,7 @@ def _table(text: str) -> str:
 
 def test_estimator_table_in_results_md_is_the_reference() -> None:
     out = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "estimator_table.py"),
-                          str(REPO_ROOT / "results" / "reference" / "quick.jsonl")],
+                          str(REPO_ROOT / "results" / "reference" / "pre-protocol-quick.jsonl")],
                          capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
     doc = (REPO_ROOT / "docs" / "results.md").read_text()
-    assert _table(doc) == _table(out), "regenerate the table: python scripts/estimator_table.py results/reference/quick.jsonl"
+    assert _table(doc) == _table(out), "regenerate the table: python scripts/estimator_table.py results/reference/pre-protocol-quick.jsonl"
