@@ -43,13 +43,35 @@ def draw_contours(ax: Any, grid: Optional[tuple[np.ndarray, ...]]) -> None:
         ax.contour(gx, gy, dens, levels=6, colors="0.35", linewidths=0.6)
 
 
-def legend_below(fig: Any, axes: Sequence[Any], ncol: int = 4) -> None:
-    """One legend for the figure, under the panels, from the first axes that has lines."""
+def legend_ncol(labels: Sequence[str], width_in: float) -> int:
+    """Columns of a legend of ``labels`` that fit ``width_in`` inches (the rule of
+    :mod:`benchmark.report.style`: the longest label sets every column's width)."""
+    from benchmark.report.style import LEGEND_CHAR_IN, LEGEND_HANDLE_IN
+
+    if not labels:
+        return 1
+    column = LEGEND_HANDLE_IN + LEGEND_CHAR_IN * max(len(str(label)) for label in labels)
+    return max(1, min(len(labels), int((width_in - 0.2) // column)))
+
+
+def legend_below(fig: Any, axes: Sequence[Any], ncol: Optional[int] = None) -> Any:
+    """One legend for the figure, under the panels: every labelled line of ``axes`` once (first
+    appearance order), in as many columns as fit the figure's width (at most ``ncol``); the figure
+    grows by the legend's rows (within the maximum height).  Returns the legend (None if no line)."""
+    from benchmark.report.style import LEGEND_ROW_IN, fit_size
+
+    seen: dict[str, Any] = {}
     for ax in axes:
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(labels)), frameon=False)
-            return
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if not seen:
+        return None
+    labels = list(seen)
+    cols = legend_ncol(labels, fig.get_figwidth())
+    cols = min(cols, ncol) if ncol else cols
+    rows = -(-len(labels) // cols)
+    fig.set_size_inches(*fit_size(fig.get_figwidth(), fig.get_figheight() + rows * LEGEND_ROW_IN + 0.1))
+    return fig.legend(list(seen.values()), labels, loc="outside lower center", ncol=cols, frameon=False)
 
 
 def hide_unused(axes_flat: Sequence[Any], used: int) -> None:

@@ -44,6 +44,29 @@ PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None, "ModDat
 PNG_METADATA = {"Software": None}
 PANEL_IN = 2.0  # inches per panel
 
+# -- Layout rules of every report figure (one place; docs/reports.md, "Figure layout") --------------
+#: Panels per grid row: a figure with more panels wraps them into further rows, so no figure is
+#: one tall column (nor one wide row).
+MAX_COLS = 4
+#: Width of a figure (inches): a page's text width, or both columns of a two-column paper.  Wider
+#: grids get smaller panels (:func:`new_figure`), down to :data:`MIN_PANEL_IN`.
+MAX_WIDTH_IN = 7.5
+#: Height of a figure (inches).  A figure function whose rows do not fit splits them into several
+#: files (pages, :func:`page_sizes`, :func:`page_keys`) instead of shrinking its panels: a page of
+#: readable panels beats one image of 0.5-inch panels.
+MAX_HEIGHT_IN = 10.0
+#: width:height and height:width at most; a figure outside is padded (white space) to this ratio.
+MAX_ASPECT = 3.0
+#: The smallest panel (inches, either side) a figure may draw.
+MIN_PANEL_IN = 1.0
+#: Room (inches) a page keeps for its title, axis labels and a shared legend below the grid.
+PAGE_RESERVE_IN = 1.4
+#: The shared legend (:func:`benchmark.report.plotting.legend_below`): inches per character of a
+#: label at ``legend.fontsize``, per column for the handle and gaps, and per legend row.
+LEGEND_CHAR_IN = 0.055
+LEGEND_HANDLE_IN = 0.5
+LEGEND_ROW_IN = 0.17
+
 
 @contextlib.contextmanager
 def figure_style() -> Iterator[None]:
@@ -52,9 +75,61 @@ def figure_style() -> Iterator[None]:
         yield
 
 
+def fitted_panel(cols: int, panel: float = PANEL_IN) -> float:
+    """The panel size a grid of ``cols`` columns gets: ``panel``, smaller where the row would be
+    wider than :data:`MAX_WIDTH_IN` (never below :data:`MIN_PANEL_IN`)."""
+    return max(MIN_PANEL_IN, min(panel, (MAX_WIDTH_IN - 0.6) / max(cols, 1)))
+
+
+def grid_shape(n: int, max_cols: int = MAX_COLS) -> tuple[int, int]:
+    """(rows, cols) of ``n`` panels wrapped into rows of at most ``max_cols``."""
+    cols = max(1, min(max_cols, n))
+    return -(-max(n, 1) // cols), cols
+
+
+def rows_per_page(cols: int, panel: float = PANEL_IN, reserve: float = PAGE_RESERVE_IN) -> int:
+    """How many grid rows of ``cols`` panels one figure holds within :data:`MAX_HEIGHT_IN`."""
+    return max(1, int((MAX_HEIGHT_IN - 0.4 - reserve) // fitted_panel(cols, panel)))
+
+
+def page_sizes(n: int, per_page: int) -> list[int]:
+    """``n`` items split into as few pages of at most ``per_page`` as possible, balanced
+    (e.g. 9 items, 8 a page: 5 + 4)."""
+    pages = max(1, -(-n // max(per_page, 1)))
+    return [n // pages + (1 if i < n % pages else 0) for i in range(pages)]
+
+
+def paged(items: Sequence, per_page: int) -> list[list]:
+    """``items`` in the pages of :func:`page_sizes`."""
+    out, start = [], 0
+    for size in page_sizes(len(items), per_page):
+        out.append(list(items[start:start + size]))
+        start += size
+    return out
+
+
+def page_keys(key: str, pages: int) -> list[str]:
+    """The figure keys of a variant split into ``pages`` files: ``key`` alone, else ``key-page1``, ..."""
+    if pages == 1:
+        return [key]
+    return [f"{key}-page{i + 1}" if key else f"page{i + 1}" for i in range(pages)]
+
+
+def fit_size(width: float, height: float) -> tuple[float, float]:
+    """(width, height) within :data:`MAX_WIDTH_IN` x :data:`MAX_HEIGHT_IN` and :data:`MAX_ASPECT`
+    (the shorter side is padded)."""
+    width, height = min(width, MAX_WIDTH_IN), min(height, MAX_HEIGHT_IN)
+    height = max(height, width / MAX_ASPECT)
+    width = max(width, height / MAX_ASPECT)
+    return width, height
+
+
 def new_figure(rows: int, cols: int, panel: float = PANEL_IN, **kwargs) -> tuple[Figure, "list[list]"]:
-    """A figure with a rows x cols grid of axes (always a 2-D list), constrained layout."""
-    fig, axes = plt.subplots(rows, cols, figsize=(panel * cols + 0.6, panel * rows + 0.4), squeeze=False,
+    """A figure with a rows x cols grid of axes (always a 2-D list), constrained layout, sized by
+    the layout rules above: panels of ``panel`` inches (less where the row is too wide), the
+    figure within the maximum width and height and the aspect bounds."""
+    p = fitted_panel(cols, panel)
+    fig, axes = plt.subplots(rows, cols, figsize=fit_size(p * cols + 0.6, p * rows + 0.4), squeeze=False,
                              layout="constrained", **kwargs)
     return fig, axes
 

@@ -8,7 +8,6 @@ that interval.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ from benchmark.report.metric_info import direction, is_headline
 from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, suptitle
 from benchmark.report.runs import slugify
 
-NCOLS = 3
+NCOLS = 3  # panels a row of metric_panels (at most style.MAX_COLS; three 2.2-inch panels fit the width)
 ABLATION_METHODS = ("tgdp", "tgdp-cycle", "tgdp-consistency", "tgdp-reg")
 ABLATION_KEYS = ("eta_cycle", "eta_consistency")
 
@@ -49,10 +48,9 @@ def _use_interval(stats: pd.DataFrame) -> bool:
 def metric_panels(tidy: pd.DataFrame, metrics: Sequence[str], x: str, group: str,
                   order: Sequence[str], title: str, xlabel: str, log_x: bool) -> Any:
     """One panel per metric: mean ± error of each ``group`` value against ``x``."""
-    from benchmark.report.style import colours, new_figure
+    from benchmark.report.style import colours, grid_shape, new_figure
 
-    rows = math.ceil(len(metrics) / NCOLS)
-    cols = min(NCOLS, len(metrics))
+    rows, cols = grid_shape(len(metrics), NCOLS)
     fig, axes = new_figure(rows, cols, panel=2.2)
     flat = [ax for row in axes for ax in row]
     palette = colours(list(order))
@@ -87,53 +85,81 @@ def method_family(method: str) -> str:
     return "TGDP variants" if method.startswith("tgdp") else "baselines"
 
 
-def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[str], title: str) -> Any:
-    """Rows: metrics; columns: the method families that have runs (oracles drawn as dashed grey
-    reference lines in every column, or in their own column when nothing else ran).  Within a
-    family each variant has its own colour and marker; rows share the y axis."""
-    from benchmark.report.style import new_figure
-
+def family_layout(tidy: pd.DataFrame, order: Sequence[str]) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """(the family columns, the variants of each family, the oracles drawn as reference lines)."""
     family_of = tidy.drop_duplicates("variant").set_index("variant").method.map(method_family).to_dict()
     members = {f: [v for v in order if family_of.get(v) == f] for f in FAMILIES}
     columns = [f for f in FAMILIES[:2] if members[f]] or ["oracles"]
     oracles = members["oracles"] if columns != ["oracles"] else []
-    fig, axes = new_figure(len(metrics), len(columns), panel=2.4, sharey="row")
+    return columns, members, oracles
+
+
+FAMILY_PANEL = 2.4
+
+
+def family_metrics_per_page(n_columns: int) -> tuple[int, int]:
+    """(metrics a grid row holds, metrics a page holds) of :func:`family_panels` with
+    ``n_columns`` family columns: the row holds :data:`~benchmark.report.style.MAX_COLS` panels."""
+    from benchmark.report.style import MAX_COLS, rows_per_page
+
+    per_row = max(1, MAX_COLS // n_columns)
+    return per_row, per_row * rows_per_page(per_row * n_columns, FAMILY_PANEL)
+
+
+def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[str], title: str) -> Any:
+    """For each metric, one panel per method family that has runs (oracles drawn as dashed grey
+    reference lines in every panel, or in their own panel when nothing else ran), side by side
+    on one y axis; the metrics wrap so a grid row holds at most
+    :data:`~benchmark.report.style.MAX_COLS` panels.  Every non-oracle variant has its own
+    colour and marker, so one legend under the grid names them all."""
+    from benchmark.report.style import new_figure
+
+    columns, members, oracles = family_layout(tidy, order)
+    per_row, _ = family_metrics_per_page(len(columns))
+    per_row = min(per_row, len(metrics))
+    rows = -(-len(metrics) // per_row)
+    fig, axes = new_figure(rows, per_row * len(columns), panel=FAMILY_PANEL)
     import matplotlib as mpl
 
     cmap = mpl.colormaps["tab10"]
+    style = {v: (cmap(k % 10), MARKERS[k % len(MARKERS)])
+             for k, v in enumerate(v for f in columns if f != "oracles" for v in members[f])}
+    style.update({v: (str(0.35 + 0.2 * (k % 3)), MARKERS[k % len(MARKERS)]) for k, v in enumerate(members["oracles"])})
+    flat = [ax for row in axes for ax in row]
     for i, metric in enumerate(metrics):
         stats = cell_stats(tidy, metric, ["variant", "n_target"])
         interval = _use_interval(stats)
-        labelled = False
-        for j, fam in enumerate(columns):
-            ax = axes[i][j]
-            if not stats.variant.isin(members[fam]).any():  # e.g. TGDP's classifier metrics in the baselines column
+        r, slot = divmod(i, per_row)
+        panels = axes[r][slot * len(columns):(slot + 1) * len(columns)]
+        drawn = [stats.variant.isin(members[fam]).any() for fam in columns]  # e.g. no TGDP classifier metric
+        lead = None
+        for ax, fam, has in zip(panels, columns, drawn):
+            if not has:
                 ax.set_visible(False)
                 continue
-            for k, v in enumerate(members[fam]):
-                errorbar_lines(ax, stats, "n_target", "variant", {v: cmap(k % 10)}, [v], use_interval=interval,
-                               marker=MARKERS[k % len(MARKERS)])
-            for k, v in enumerate(oracles):
-                errorbar_lines(ax, stats, "n_target", "variant", {v: str(0.35 + 0.2 * (k % 3))}, [v],
-                               use_interval=interval, marker=MARKERS[k % len(MARKERS)], linestyle="--")
+            if lead is None:  # the metric's first drawn panel carries the y label and ticks
+                lead = ax
+                ax.set_ylabel(_ylabel(metric).replace(" (", "\n("))
+            else:
+                ax.sharey(lead)
+                ax.tick_params(labelleft=False)
+            for v in members[fam]:
+                errorbar_lines(ax, stats, "n_target", "variant", {v: style[v][0]}, [v], use_interval=interval,
+                               marker=style[v][1])
+            for v in oracles:
+                errorbar_lines(ax, stats, "n_target", "variant", {v: style[v][0]}, [v],
+                               use_interval=interval, marker=style[v][1], linestyle="--")
             xs = sorted(stats.n_target.unique())
             if len(xs) > 1 and min(xs) > 0:
                 ax.set_xscale("log")
                 ax.set_xticks(xs, [f"{x:g}" for x in xs])
                 ax.minorticks_off()
             _scale_y(ax, stats["mean"])
-            ax.set_title(f"{fam}: {metric}", fontsize="small")
-            if not labelled:  # the row's first drawn panel carries the y label and ticks
-                ax.set_ylabel(_ylabel(metric))
-                ax.yaxis.set_tick_params(labelleft=True)
-                labelled = True
-            if i == len(metrics) - 1:
-                ax.set_xlabel("n_target")
-    for j, fam in enumerate(columns):  # one legend per family column, under the figure
-        handles, labels = axes[0][j].get_legend_handles_labels()
-        if handles:
-            axes[-1][j].legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.35), fontsize="x-small",
-                               ncol=2, frameon=False)
+            ax.set_title(f"{fam}:\n{metric}", fontsize="small")
+            ax.set_xlabel("n_target")
+    for k in range(len(metrics) * len(columns), len(flat)):  # the empty end of the last row
+        flat[k].set_visible(False)
+    legend_below(fig, flat)
     suptitle(fig, title)
     return fig
 
@@ -149,9 +175,16 @@ def metric_vs_n_target(data: ReportData) -> dict[str, Any]:
         metrics = ordered_metrics(tidy.metric.unique())
         metrics = [m for m in metrics if direction(m) is not None] or metrics  # not reference values
         seeds = int(tidy.groupby(["variant", "n_target", "metric"]).trial.nunique().max())
-        out[data.done(setting).slug.iloc[0]] = family_panels(
-            tidy, metrics, data.variants(setting),
-            f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds)")
+        from benchmark.report.style import page_keys, paged
+
+        order = data.variants(setting)
+        _, per_page = family_metrics_per_page(len(family_layout(tidy, order)[0]))
+        pages = paged(metrics, per_page)  # more metrics than a page holds: one file per page
+        for k, (key, page) in enumerate(zip(page_keys(data.done(setting).slug.iloc[0], len(pages)), pages)):
+            part = f", page {k + 1} of {len(pages)}" if len(pages) > 1 else ""
+            out[key] = family_panels(
+                tidy, page, order,
+                f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds{part})")
     if not out:
         raise FigureSkipped("no done record holds metrics")
     return out

@@ -54,8 +54,7 @@ def _real(data: ReportData, run: Any) -> Optional[np.ndarray]:
 
 @register_figure("ecg-leads", "ECG: generated leads of each method beside a real held-out record")
 def ecg_leads(data: ReportData) -> dict[str, Any]:
-    from benchmark.ecg.leads import SAMPLE_RATE_HZ
-    from benchmark.report.style import new_figure
+    from benchmark.report.style import page_keys, paged, rows_per_page
 
     out = {}
     for setting in _ecg_settings(data):
@@ -63,35 +62,49 @@ def ecg_leads(data: ReportData) -> dict[str, Any]:
         if not gen:
             continue
         real = _real(data, run)
-        rows = [("real (held-out)", None if real is None else real[0])] + [(v, x[0]) for v, x in gen.items()]
         n_leads = next(iter(gen.values())).shape[1]
         names = _lead_names(n_leads)
         shown = list(range(min(SHOWN_LEADS, n_leads)))
-        fig, axes = new_figure(len(rows), len(shown), panel=1.6, sharex=True, sharey="col")
-        for i, (label, rec) in enumerate(rows):
-            for j, lead in enumerate(shown):
-                ax = axes[i][j]
-                if rec is None:
-                    ax.text(0.5, 0.5, "real data unavailable", ha="center", va="center", transform=ax.transAxes)
-                else:
-                    t = np.arange(rec.shape[-1]) / SAMPLE_RATE_HZ
-                    ax.plot(t, rec[lead], color="k" if i == 0 else "C0", linewidth=0.6)
-                if i == 0:
-                    ax.set_title(names[lead])
-                if j == 0:
-                    ax.set_ylabel(label)
-                if i == len(rows) - 1:
-                    ax.set_xlabel("time (s)")
-        suptitle(fig, f"{setting}: first generated record per method (n_target = {n}) and a real one")
-        out[data.done(setting).slug.iloc[0]] = fig
+        real_row = ("real (held-out)", None if real is None else real[0])
+        pages = paged([(v, x[0]) for v, x in gen.items()], rows_per_page(len(shown), LEADS_PANEL) - 1)
+        for k, (key, page) in enumerate(zip(page_keys(data.done(setting).slug.iloc[0], len(pages)), pages)):
+            out[key] = _leads_page(setting, n, [real_row, *page], shown, names,
+                                   f" (page {k + 1} of {len(pages)})" if len(pages) > 1 else "")
     if not out:
         raise FigureSkipped("no done ECG run (samples of shape (N, leads, length)) saved samples.npz")
     return out
 
 
+LEADS_PANEL = 1.6
+
+
+def _leads_page(setting: str, n: int, rows: list, shown: list[int], names: list[str], part: str) -> Any:
+    """One page of ``ecg-leads``: the real record's row, then one row per method."""
+    from benchmark.ecg.leads import SAMPLE_RATE_HZ
+    from benchmark.report.style import new_figure
+
+    fig, axes = new_figure(len(rows), len(shown), panel=LEADS_PANEL, sharex=True, sharey="col")
+    for i, (label, rec) in enumerate(rows):
+        for j, lead in enumerate(shown):
+            ax = axes[i][j]
+            if rec is None:
+                ax.text(0.5, 0.5, "real data unavailable", ha="center", va="center", transform=ax.transAxes)
+            else:
+                t = np.arange(rec.shape[-1]) / SAMPLE_RATE_HZ
+                ax.plot(t, rec[lead], color="k" if i == 0 else "C0", linewidth=0.6)
+            if i == 0:
+                ax.set_title(names[lead])
+            if j == 0:
+                ax.set_ylabel(label)
+            if i == len(rows) - 1:
+                ax.set_xlabel("time (s)")
+    suptitle(fig, f"{setting}: first generated record per method (n_target = {n}) and a real one{part}")
+    return fig
+
+
 @register_figure("ecg-embedding", "ECG: PCA of real vs generated records (flattened signals), one panel per method")
 def ecg_embedding(data: ReportData) -> dict[str, Any]:
-    from benchmark.report.style import new_figure
+    from benchmark.report.style import grid_shape, new_figure, page_keys, paged, rows_per_page
 
     out, reasons = {}, []
     for setting in _ecg_settings(data):
@@ -104,20 +117,23 @@ def ecg_embedding(data: ReportData) -> dict[str, Any]:
 
         pca = PCA(n_components=2, svd_solver="full").fit(real[:EMBED_POINTS].reshape(min(len(real), EMBED_POINTS), -1))
         r2 = pca.transform(real[:EMBED_POINTS].reshape(min(len(real), EMBED_POINTS), -1))
-        cols = min(4, len(gen))
-        rows = -(-len(gen) // cols)
-        fig, axes = new_figure(rows, cols, panel=2.0, sharex=True, sharey=True)
-        flat = [ax for row in axes for ax in row]
-        for ax, (v, x) in zip(flat, gen.items()):
-            g2 = pca.transform(x[:EMBED_POINTS].reshape(min(len(x), EMBED_POINTS), -1))
-            ax.scatter(r2[:, 0], r2[:, 1], s=3, color="0.6", label="real", rasterized=True)
-            ax.scatter(g2[:, 0], g2[:, 1], s=3, color="C0", label="generated", rasterized=True)
-            ax.set_title(v)
-        for ax in flat[len(gen):]:
-            ax.set_visible(False)
-        flat[0].legend(loc="best")
-        suptitle(fig, f"{setting}: PCA (fit on real) of real vs generated records, n_target = {n}")
-        out[data.done(setting).slug.iloc[0]] = fig
+        cols = grid_shape(len(gen))[1]
+        pages = paged(list(gen.items()), cols * rows_per_page(cols, 2.0))
+        for k, (key, page) in enumerate(zip(page_keys(data.done(setting).slug.iloc[0], len(pages)), pages)):
+            rows, cols = grid_shape(len(page))
+            fig, axes = new_figure(rows, cols, panel=2.0, sharex=True, sharey=True)
+            flat = [ax for row in axes for ax in row]
+            for ax, (v, x) in zip(flat, page):
+                g2 = pca.transform(x[:EMBED_POINTS].reshape(min(len(x), EMBED_POINTS), -1))
+                ax.scatter(r2[:, 0], r2[:, 1], s=3, color="0.6", label="real", rasterized=True)
+                ax.scatter(g2[:, 0], g2[:, 1], s=3, color="C0", label="generated", rasterized=True)
+                ax.set_title(v)
+            for ax in flat[len(page):]:
+                ax.set_visible(False)
+            flat[0].legend(loc="best")
+            part = f" (page {k + 1} of {len(pages)})" if len(pages) > 1 else ""
+            suptitle(fig, f"{setting}: PCA (fit on real) of real vs generated records, n_target = {n}{part}")
+            out[key] = fig
     if not out:
         raise FigureSkipped("; ".join(reasons) or "no done ECG run saved samples.npz")
     return out
@@ -131,10 +147,15 @@ def ecg_downstream_auc(data: ReportData) -> dict[str, Any]:
         metrics = sorted(m for m in tidy.metric.unique() if any(fnmatch.fnmatchcase(m, p) for p in AUC_PATTERNS))
         if not metrics:
             continue
-        out[data.done(setting).slug.iloc[0]] = metric_panels(
-            tidy, metrics, "n_target", "variant", data.variants(setting),
-            f"{setting}: downstream classifier on generated records (error bars: std over seeds, "
-            "or the bootstrap interval for single-seed points)", "n_target", True)
+        from benchmark.report.figures.curves import NCOLS
+        from benchmark.report.style import page_keys, paged, rows_per_page
+
+        pages = paged(metrics, NCOLS * rows_per_page(NCOLS, 2.2))
+        for key, page in zip(page_keys(data.done(setting).slug.iloc[0], len(pages)), pages):
+            out[key] = metric_panels(
+                tidy, page, "n_target", "variant", data.variants(setting),
+                f"{setting}: downstream classifier on generated records (error bars: std over seeds, "
+                "or the bootstrap interval for single-seed points)", "n_target", True)
     if not out:
         raise FigureSkipped("no done record has a downstream_auc metric (ECG tasks)")
     return out

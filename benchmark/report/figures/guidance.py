@@ -11,7 +11,7 @@ from typing import Any
 
 from benchmark.registry import register_figure
 from benchmark.report.data import FigureSkipped, ReportData
-from benchmark.report.plotting import cell_stats, errorbar_lines, legend_below, suptitle
+from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, suptitle
 
 PREFIX = "grad_cos_t"
 
@@ -19,7 +19,7 @@ PREFIX = "grad_cos_t"
 @register_figure("guidance-cosine-by-t", "cosine of grad log ĥ vs the exact grad log h* against t, one line per "
                  "guidance estimator (closed-form tasks)")
 def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
-    from benchmark.report.style import colours, new_figure
+    from benchmark.report.style import colours, grid_shape, new_figure
 
     out = {}
     for setting in data.settings():
@@ -30,8 +30,11 @@ def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
         order = [v for v in data.variants(setting) if v in set(tidy.variant)]
         palette = colours(order)
         ns = sorted(tidy.n_target.unique())
-        fig, axes = new_figure(1, len(ns), panel=2.4 if len(ns) > 1 else 3.6)
-        for ax, n in zip(axes[0], ns):
+        rows, cols = grid_shape(len(ns))
+        fig, axes = new_figure(rows, cols, panel=2.4 if len(ns) > 1 else 3.6)
+        flat = [ax for row in axes for ax in row]
+        hide_unused(flat, len(ns))
+        for ax, n in zip(flat, ns):
             stats = cell_stats(tidy[tidy.n_target == n], "grad_cos", ["variant", "t"])
             errorbar_lines(ax, stats, "t", "variant", palette, order)
             ax.set_xscale("log")
@@ -43,7 +46,7 @@ def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
             ax.set_title(f"n_target = {n}")
             ax.set_xlabel("diffusion time t")
             ax.set_ylabel("cosine to exact (higher is better)")
-        legend_below(fig, axes[0], ncol=3)
+        legend_below(fig, flat)
         suptitle(fig, f"{setting}\ncosine of grad log ĥ vs grad log h* at x_t ~ q_t (std over seeds)")
         out[data.done(setting).slug.iloc[0]] = fig
     if not out:

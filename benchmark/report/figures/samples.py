@@ -18,7 +18,7 @@ from benchmark.figure_data import grid_axes
 from benchmark.report.plotting import SCATTER_POINTS, draw_contours, scatter_limits, suptitle
 
 PANEL = 1.5
-MAX_COLS = 6  # panels per row; more variants wrap into further blocks of rows
+MAX_COLS = 4  # panels per row (style.MAX_COLS); more variants wrap into further blocks of rows, then pages
 #: the methods the paper compares, in its order (the ``samples-2d-paper`` figure of the paper set)
 PAPER_METHODS = ("scratch", "finetune", "lora", "tgdp", "tgdp-cond", "target-oracle")
 
@@ -48,11 +48,12 @@ def _target_contours(data: ReportData, setting: str) -> tuple[Optional[tuple], t
 
 
 def _sample_grid(data: ReportData, setting: str, conditional: bool,
-                 methods: Optional[Sequence[str]] = None) -> Optional[Any]:
+                 methods: Optional[Sequence[str]] = None) -> list[Any]:
     """Panels n_target x variants, wrapped into blocks of at most :data:`MAX_COLS` columns
-    (block b holds variants 6b..6b+5, one row per n_target); ``methods`` keeps only the
-    variants of those methods, in that order."""
-    from benchmark.report.style import new_figure
+    (block b holds variants 4b..4b+3, one row per n_target), and into pages (figures) of as many
+    blocks as fit the maximum height; ``methods`` keeps only the variants of those methods, in
+    that order."""
+    from benchmark.report.style import paged, rows_per_page
 
     cells = {}
     for v in data.variants(setting):
@@ -68,9 +69,22 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool,
         variants = sorted((v for v in variants if method_of.get(v) in methods),
                           key=lambda v: (list(methods).index(method_of[v]), v))
     if not variants:
-        return None
+        return []
     ns = sorted({k[1] for k in cells if k[0] in variants})
-    grid, lims, stored = _target_contours(data, setting)
+    contours = _target_contours(data, setting)
+    cols = min(MAX_COLS, len(variants))
+    per_page = cols * max(1, rows_per_page(cols, PANEL) // len(ns))
+    pages = paged(variants, per_page)
+    return [_sample_page(setting, page, ns, cells, contours, conditional,
+                         f" (page {k + 1} of {len(pages)})" if len(pages) > 1 else "")
+            for k, page in enumerate(pages)]
+
+
+def _sample_page(setting: str, variants: list[str], ns: list[int], cells: dict, contours: tuple,
+                 conditional: bool, part: str) -> Any:
+    from benchmark.report.style import new_figure
+
+    grid, lims, stored = contours
     cols = min(MAX_COLS, len(variants))
     blocks = math.ceil(len(variants) / cols)
     fig, axes = new_figure(blocks * len(ns), cols, panel=PANEL, sharex=True, sharey=True)
@@ -105,7 +119,7 @@ def _sample_grid(data: ReportData, setting: str, conditional: bool,
         for i in range(len(ns)):
             axes[b * len(ns) + i][j].set_visible(False)
     what = "coloured by label" if conditional else "blue; the n target samples: black x"
-    suptitle(fig, f"{setting}: generated samples ({what})\nover the exact target density contours")
+    suptitle(fig, f"{setting}: generated samples ({what})\nover the exact target density contours{part}")
     return fig
 
 
@@ -113,15 +127,16 @@ def _sample_grids(data: ReportData, conditional: bool, none_reason: str,
                   methods: Optional[Sequence[str]] = None) -> dict[str, Any]:
     out = {}
     for setting in _two_d_settings(data):
-        fig = _sample_grid(data, setting, conditional=conditional, methods=methods)
-        if fig is not None:
-            out[data.done(setting).slug.iloc[0]] = fig
+        from benchmark.report.style import page_keys
+
+        figs = _sample_grid(data, setting, conditional=conditional, methods=methods)
+        out.update(zip(page_keys(data.done(setting).slug.iloc[0], len(figs)), figs))
     if not out:
         raise FigureSkipped(none_reason)
     return out
 
 
-@register_figure("samples-2d", "generated 2-D samples of every method, n_target x methods (6 columns a row), "
+@register_figure("samples-2d", "generated 2-D samples of every method, n_target x methods (4 columns a row), "
                  "over the exact target density contours")
 def samples_2d(data: ReportData) -> dict[str, Any]:
     return _sample_grids(data, False, "no done run of a 2-D task saved samples.npz")
@@ -157,7 +172,7 @@ def _ratio_runs(data: ReportData, setting: str) -> tuple[str, dict[int, dict[str
 
 @register_figure("density-ratio", "log density ratio log q/p: exact vs the domain classifier's estimate per n_target")
 def density_ratio(data: ReportData) -> dict[str, Any]:
-    from benchmark.report.style import new_figure
+    from benchmark.report.style import grid_shape, new_figure
 
     out = {}
     for setting in _two_d_settings(data):
@@ -172,16 +187,20 @@ def density_ratio(data: ReportData) -> dict[str, Any]:
         vlim = float(np.abs(np.quantile(exact, [0.01, 0.99])).max())
         vmin, vmax = -vlim, vlim
         levels = np.linspace(vmin, vmax, 17)  # symmetric: white is log r = 0
-        fig, axes = new_figure(1, 1 + len(grids), panel=PANEL + 0.3, sharex=True, sharey=True)
         panels = [(r"exact $\log r$", exact)] + [(rf"{variant} $\log\hat{{r}}$" + f"\nn_target = {n}", g["log_r_hat"])
                                            for n, g in sorted(grids.items())]
+        rows, cols = grid_shape(len(panels))
+        fig, axes = new_figure(rows, cols, panel=PANEL + 0.3, sharex=True, sharey=True)
+        flat = [ax for row in axes for ax in row]
+        for ax in flat[len(panels):]:
+            ax.set_visible(False)
         mappable = None
-        for ax, (title, z) in zip(axes[0], panels):
+        for ax, (title, z) in zip(flat, panels):
             mappable = ax.contourf(gx, gy, np.clip(z, vmin, vmax), levels=levels, cmap="RdBu_r", extend="both")
             ax.contour(gx, gy, exact, levels=[0.0], colors="k", linewidths=0.8, linestyles="--")
             ax.set_title(title)
             ax.set_aspect("equal")
-        fig.colorbar(mappable, ax=axes[0].tolist(), shrink=0.8, label=r"$\log q(x)/p(x)$")
+        fig.colorbar(mappable, ax=flat[:len(panels)], shrink=0.8, label=r"$\log q(x)/p(x)$")
         suptitle(fig, f"{setting}: density ratio (dashed: exact log r = 0)")
         out[data.done(setting).slug.iloc[0]] = fig
     if not out:
