@@ -1,5 +1,6 @@
-"""ECG metrics: bootstrap classification scores, precision/recall/density/coverage, and the
-two registered metrics (downstream utility, feature space) on a tiny ecg-synth task."""
+"""ECG metrics: bootstrap classification scores, precision/recall/density/coverage, the
+Fréchet and per-lead spectral distances, and the registered metrics (downstream utility,
+feature space, spectrum) on a tiny ecg-synth task."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from benchmark.artifacts import ArtifactCache
 from benchmark.metrics.classification import bootstrap_weights, scores, weighted_auc, with_intervals
 from benchmark.metrics.context import EvalContext
-from benchmark.metrics.ecg_metrics import ecg_downstream, ecg_features
+from benchmark.metrics.ecg_metrics import ECG_METRICS, ecg_downstream, ecg_features, ecg_spectrum
+from benchmark.metrics.frechet import frechet_distance, frechet_from_moments
 from benchmark.metrics.prdc import prdc
+from benchmark.metrics.spectrum import psd_distance
 from benchmark.registry import load_registries
+from benchmark.report.agreement import agreement_metrics
+from benchmark.report.metric_info import direction
+from benchmark.suites import SMOKE_ECG_TASK
 
 
 def _toy(n: int = 300, k: int = 4, seed: int = 0):
@@ -99,6 +105,68 @@ def test_prdc_matches_the_definitions_and_separates_distributions():
     assert far["precision"] < 0.2 and far["coverage"] < 0.2
 
 
+def test_frechet_distance_of_a_sample_to_itself_is_zero_and_matches_the_gaussian_closed_form():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(torch.tensor(x), torch.tensor(x)) == pytest.approx(0.0, abs=1e-8)
+    # diagonal covariances: FD = |m1 - m2|^2 + sum (s1 - s2)^2 (s the standard deviations)
+    m1, m2 = np.array([0.0, 1.0, -1.0, 2.0]), np.array([0.5, 1.0, 0.0, 1.0])
+    s1, s2 = np.array([1.0, 2.0, 0.5, 1.0]), np.array([1.5, 1.0, 0.5, 3.0])
+    exact = float(((m1 - m2) ** 2).sum() + ((s1 - s2) ** 2).sum())
+    a, b = m1 + s1 * rng.normal(size=(40000, 4)), m2 + s2 * rng.normal(size=(40000, 4))
+    assert frechet_distance(a, b) == pytest.approx(exact, rel=0.02)
+    # full covariances: the moments formula against the sample estimate
+    la, lb = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    ca, cb = la @ la.T + 0.1 * np.eye(3), lb @ lb.T + 0.1 * np.eye(3)
+    ma, mb = rng.normal(size=3), rng.normal(size=3)
+    exact = frechet_from_moments(ma, ca, mb, cb)
+    a = rng.multivariate_normal(ma, ca, size=40000)
+    b = rng.multivariate_normal(mb, cb, size=40000)
+    assert exact > 1.0 and frechet_distance(a, b) == pytest.approx(exact, rel=0.03)
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2 exactly from the moments
+    assert frechet_from_moments(np.array([1.0]), np.array([[4.0]]), np.array([0.0]), np.array([[1.0]])) == \
+        pytest.approx(2.0)
+
+
+def test_frechet_distance_of_singular_covariances_is_finite_and_non_negative():
+    rng = np.random.default_rng(5)
+    x = np.c_[rng.normal(size=(30, 3)), np.zeros((30, 5))]  # rank-deficient features, d > rank
+    y = np.c_[rng.normal(size=(30, 3)) + 0.1, np.zeros((30, 5))]
+    fd = frechet_distance(x, y)
+    assert np.isfinite(fd) and fd >= 0.0
+    assert frechet_distance(x, x) >= 0.0
+
+
+def _records(n=200, leads=8, length=256, seed=6):
+    """Noisy sinusoid-plus-pulse records at 100 Hz with energy across the band."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length) / 100.0
+    f0 = rng.uniform(0.8, 2.0, size=(n, leads, 1))
+    x = np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 7 * f0 * t) ** 9
+    return x + 0.1 * rng.normal(size=(n, leads, length))
+
+
+def test_psd_distance_is_zero_for_identical_sets_and_grows_with_filtering_or_noise():
+    from scipy import signal
+
+    x = _records()
+    assert psd_distance(x, x, 100.0) == 0.0
+    floor = psd_distance(_records(seed=7), x, 100.0)
+    lowpassed = signal.filtfilt(*signal.butter(4, 10.0, fs=100.0), x, axis=-1)
+    noisy = x + 0.5 * np.random.default_rng(8).normal(size=x.shape)
+    d_low, d_noise = psd_distance(lowpassed, x, 100.0), psd_distance(noisy, x, 100.0)
+    assert floor < 0.1 and d_low > 5 * floor and d_noise > 5 * floor
+    # fs only labels the frequencies: the density scale cancels in the log difference
+    assert psd_distance(noisy, x, 500.0) == pytest.approx(d_noise)
+    # a silent record set is far, but finite (the PSD is floored)
+    assert np.isfinite(psd_distance(np.zeros_like(x), x, 100.0))
+    with pytest.raises(ValueError):
+        psd_distance(x[:, :4], x, 100.0)
+    # records shorter than 128 samples: one Welch segment of the whole record
+    assert psd_distance(x[..., :40], x[..., :40], 100.0) == 0.0
+
+
 @pytest.fixture(scope="module")
 def tiny_ecg(tmp_path_factory):
     regs = load_registries()
@@ -116,11 +184,13 @@ def test_feature_metrics_real_vs_real_is_at_the_floor_and_source_is_not(tiny_ecg
     data, cache = tiny_ecg
     real = ecg_features(_ctx(data, data.oracle_x[:150], data.oracle_y[:150], cache))
     assert real["feature_mmd"] < real["feature_mmd_floor"] + 0.02
+    assert 0 <= real["feature_fd"] < 2 * real["feature_fd_floor"]
     assert real["feature_precision"] > 0.6 and real["feature_recall"] > 0.6 and real["feature_coverage"] > 0.7
     assert real["feature_precision_floor"] > 0.6 and real["feature_recall_floor"] > 0.6
     assert real["feature_label_accuracy"] > 0.5
     source = ecg_features(_ctx(data, data.source_x[:150], None, cache))
     assert source["feature_mmd"] > real["feature_mmd"] + 0.02
+    assert source["feature_fd"] > 2 * real["feature_fd"]
     assert "feature_label_accuracy" not in source
     assert [s for s in cache.builds if s.startswith("ecg-feature-classifier")] != []
     assert len([s for s in cache.builds if s.startswith("ecg-feature-classifier")]) == 1  # built once, reused
@@ -150,3 +220,46 @@ def test_downstream_without_cache_matches_cached(tiny_ecg):
     a = ecg_downstream(_ctx(small, data.source_x[:30], None, None))
     b = ecg_downstream(_ctx(small, data.source_x[:30], None, cache))
     assert a == b
+
+
+def test_spectrum_metric_floor_identity_and_shift(tiny_ecg):
+    data, cache = tiny_ecg
+    m = len(data.source_x)  # 100 records: m is the same for every sample set below
+    same = ecg_spectrum(_ctx(data, data.test_x[:m], None, cache))
+    assert same["psd_distance"] == 0.0 and same["psd_distance_floor"] > 0
+    real = ecg_spectrum(_ctx(data, data.oracle_x[:m], data.oracle_y[:m], cache))
+    source = ecg_spectrum(_ctx(data, data.source_x[:m], None, cache))
+    assert real["psd_distance"] < 3 * real["psd_distance_floor"]
+    assert source["psd_distance"] > real["psd_distance"]
+    assert real["psd_distance_floor"] == source["psd_distance_floor"]
+    # 12-lead samples are compared with the 12 reconstructed leads of the test records
+    from benchmark.ecg.leads import reconstruct_12
+    assert ecg_spectrum(_ctx(data, reconstruct_12(data.test_x[:m]), None, cache))["psd_distance"] == \
+        pytest.approx(0.0, abs=1e-6)  # float32 vs float64 reconstruction
+
+
+def test_new_ecg_metrics_are_finite_on_the_smoke_sizes_and_in_the_task_metrics(tmp_path):
+    regs = load_registries()
+    task_cls = regs.tasks.get("ecg-synth")
+    data = task_cls(task_cls.Params(n_target=20, **SMOKE_ECG_TASK), 0, 0).build()
+    assert task_cls.metrics == ECG_METRICS and "ecg_spectrum" in ECG_METRICS
+    assert regs.tasks.get("ptbxl-icbeb").metrics == ECG_METRICS
+    assert regs.metrics.entry("ecg_spectrum").description.startswith("per-lead Welch PSD")
+    cache = ArtifactCache(tmp_path / "artifacts")
+    n = SMOKE_ECG_TASK["n_eval"]
+    fake = data.source_x[:n] + 0.3 * torch.randn(n, *data.source_x.shape[1:], generator=torch.Generator().manual_seed(0))
+    out = {**ecg_features(_ctx(data, fake, None, cache)), **ecg_spectrum(_ctx(data, fake, None, cache))}
+    for key in ("feature_fd", "feature_fd_floor", "psd_distance", "psd_distance_floor"):
+        assert np.isfinite(out[key]) and out[key] >= 0, key
+    assert out["feature_fd"] > out["feature_fd_floor"] and out["psd_distance"] > out["psd_distance_floor"]
+
+
+def test_report_ranks_the_new_keys_and_the_ecg_agreement_view_lists_them():
+    assert direction("feature_fd") == "min" and direction("psd_distance") == "min"
+    assert direction("feature_fd_floor") is None and direction("psd_distance_floor") is None
+    keys = ["downstream_auc", "feature_mmd", "feature_fd", "feature_fd_floor", "psd_distance", "feature_precision",
+            "feature_recall"]
+    for task in ("ecg-synth", "ptbxl-icbeb"):
+        got = agreement_metrics(task, keys)
+        assert got[0] == "downstream_auc" and "feature_fd" in got and "psd_distance" in got
+        assert "feature_fd_floor" not in got

@@ -465,4 +465,5 @@ def test_a_run_on_the_fixture_end_to_end(data_dir, tmp_path, monkeypatch):
     assert execute(spec, ExecOptions(results=str(tmp_path))) == "done"
     record = json.loads((tmp_path / "runs" / spec.run_id / "record.json").read_text())
     assert record["status"] == "done" and "downstream_auc" in record["metrics"]
-    assert "feature_mmd" in record["metrics"]
+    assert "feature_mmd" in record["metrics"] and "feature_fd" in record["metrics"]
+    assert "psd_distance" in record["metrics"]

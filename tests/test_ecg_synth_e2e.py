@@ -1,5 +1,5 @@
 """End to end: `python -m benchmark run` on tiny ecg-synth settings gives, for each method,
-the downstream scores with intervals and the feature-space quality metrics."""
+the downstream scores with intervals and the feature-space quality and spectral metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from conftest import RUN_FLAGS, run_cli
 
 METHODS = ("source-only", "finetune", "tgdp-cond")
 INTERVAL_KEYS = [f"downstream_{m}{s}" for m in ("auc", "accuracy", "f1", "fbeta2", "gbeta2") for s in ("", "_lo", "_hi")]
-FEATURE_KEYS = [f"feature_{m}" for m in ("mmd", "precision", "recall", "density", "coverage")]
+FEATURE_KEYS = [f"feature_{m}" for m in ("mmd", "fd", "precision", "recall", "density", "coverage")] + ["psd_distance"]
 
 
 @pytest.mark.slow

@@ -29,13 +29,14 @@ def regs():
 
 
 def test_metric_directions_follow_the_declared_table() -> None:
-    lower = ["mmd", "mmd_median", "feature_mmd", "density_error", "logq_gap", "sliced_wasserstein", "ratio_error",
-             "guidance_error", "classifier_ece"]
+    lower = ["mmd", "mmd_median", "feature_mmd", "feature_fd", "psd_distance", "density_error", "logq_gap",
+             "sliced_wasserstein", "ratio_error", "guidance_error", "classifier_ece"]
     higher = ["classifier_accuracy", "downstream_auc", "macro_auc", "downstream_f1", "precision", "recall",
               "density", "coverage"]
     assert all(direction(m) == "min" for m in lower)
     assert all(direction(m) == "max" for m in higher)
     assert direction("mmd_floor") is None and direction("trainable_params") is None
+    assert direction("feature_fd_floor") is None and direction("psd_distance_floor") is None
     assert is_reference_method("target-oracle") and is_reference_method("tgdp-oracle-ratio")
     assert not is_reference_method("tgdp")
 

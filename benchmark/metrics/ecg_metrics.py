@@ -1,6 +1,7 @@
-"""ECG metrics: the downstream utility test and quality/diversity in a fixed feature space.
+"""ECG metrics: the downstream utility test, quality/diversity in a fixed feature space and
+the per-lead spectral distance.
 
-Both work on any task with ``kind == "ecg"``: records x: (N, 8, L) (leads I, II, V1-V6)
+All work on any task with ``kind == "ecg"``: records x: (N, 8, L) (leads I, II, V1-V6)
 are turned into the 12 standard leads with ``reconstruct_12`` before any classifier sees
 them.  The held-out target test fold (``test_x``, ``test_y``) is used for scoring only.
 The evaluation budget comes from ``data.extras["ecg_eval"]`` (an :class:`ECGEvalConfig`,
@@ -21,16 +22,18 @@ from typing import Any, Callable
 import torch
 
 from benchmark.ecg.classifier import ECGClassifierConfig, ResNet1d, features, predict_proba, train_classifier
-from benchmark.ecg.leads import reconstruct_12
+from benchmark.ecg.leads import SAMPLE_RATE_HZ, reconstruct_12
 from benchmark.metrics.classification import bootstrap_weights, paired_gain, with_intervals
 from benchmark.metrics.context import EvalContext
+from benchmark.metrics.frechet import frechet_distance
 from benchmark.metrics.kernels import MIX, median_bandwidth, mmd2_unbiased
 from benchmark.metrics.prdc import prdc
+from benchmark.metrics.spectrum import psd_distance
 from benchmark.registry import register_metric
 from benchmark.seeding import derive_seed, numpy_rng
 from benchmark.spec import short_hash
 
-ECG_METRICS = ("ecg_downstream", "ecg_features")
+ECG_METRICS = ("ecg_downstream", "ecg_features", "ecg_spectrum")
 EVAL_KEY = "ecg_eval"
 
 
@@ -181,15 +184,18 @@ def ecg_downstream(ctx: EvalContext) -> dict[str, float]:
     return out
 
 
-@register_metric("ecg_features", "feature-space MMD, precision, recall, density, coverage (k=5) in a fixed "
-                 "classifier trained on the real target pool, with real-vs-real floors")
+@register_metric("ecg_features", "feature-space MMD, Frechet distance, precision, recall, density, coverage "
+                 "(k=5) in a fixed classifier trained on the real target pool, with real-vs-real floors")
 def ecg_features(ctx: EvalContext) -> dict[str, float]:
     """Quality and diversity in the penultimate features of a fixed ResNet1d trained on the
     real target pool (a cached stage): unbiased RBF MMD^2 (bandwidths b_med * (0.25, 0.5,
-    1, 2, 4), b_med the median pairwise distance of the real features) and precision,
-    recall, density and coverage (Naeem et al. 2020, k-NN balls, k = 5) of m generated
-    records against m held-out test records (half A); ``*_floor`` scores test half B
-    instead, i.e. what a perfect generator gets.  For labelled samples,
+    1, 2, 4), b_med the median pairwise distance of the real features), the Fréchet
+    distance ``feature_fd`` = ||mu_g - mu_r||^2 + Tr(S_g + S_r - 2 (S_g S_r)^{1/2}) (the ECG
+    analogue of FID; float64, ``scipy.linalg.sqrtm``, real part, clipped at 0; see
+    :mod:`benchmark.metrics.frechet`) and precision, recall, density and coverage (Naeem
+    et al. 2020, k-NN balls, k = 5) of m generated records against m held-out test records
+    (half A); ``*_floor`` scores test half B instead, i.e. what a perfect generator gets
+    (for the FD it is not 0: two finite samples).  For labelled samples,
     ``feature_label_accuracy`` is the fixed classifier's accuracy on the generated
     records w.r.t. the labels they were generated for."""
     cfg, d = eval_config(ctx), ctx.data
@@ -200,10 +206,40 @@ def ecg_features(ctx: EvalContext) -> dict[str, float]:
     gen12 = reconstruct_12(ctx.samples[:m].float())
     fake = features(model, gen12)
     mix = [median_bandwidth(real_a) * f for f in MIX]
-    out = {"feature_mmd": mmd2_unbiased(fake, real_a, mix), "feature_mmd_floor": mmd2_unbiased(real_b, real_a, mix)}
+    out = {"feature_mmd": mmd2_unbiased(fake, real_a, mix), "feature_mmd_floor": mmd2_unbiased(real_b, real_a, mix),
+           "feature_fd": frechet_distance(fake, real_a), "feature_fd_floor": frechet_distance(real_b, real_a)}
     out.update({f"feature_{name}": v for name, v in prdc(real_a, fake, cfg.k).items()})
     out.update({f"feature_{name}_floor": v for name, v in prdc(real_a, real_b, cfg.k).items()})
     if ctx.labels is not None:
         pred = predict_proba(model, gen12).argmax(1)
         out["feature_label_accuracy"] = float((pred == ctx.labels[:m].long().cpu()).double().mean())
     return out
+
+
+def _on_sample_leads(samples: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
+    """The test records on the leads of the samples: as stored when the lead counts agree,
+    the 12 reconstructed leads for 12-lead samples of 8-lead data."""
+    if samples.shape[1] == test.shape[1]:
+        return test
+    if samples.shape[1] == 12 and test.shape[1] == 8:
+        return reconstruct_12(test)
+    raise ValueError(f"ecg_spectrum: samples have {samples.shape[1]} leads, the test records {test.shape[1]}")
+
+
+@register_metric("ecg_spectrum", "per-lead Welch PSD distance (mean |log10 PSD| difference over leads and "
+                 "frequencies) of the generated vs held-out test records, with a real-vs-real floor")
+def ecg_spectrum(ctx: EvalContext) -> dict[str, float]:
+    """Per-lead spectral distance ``psd_distance`` = 1/C sum_c 1/F sum_f |log10 P_g[c, f] -
+    log10 P_r[c, f]|, P[c, f] the Welch PSD of lead c (``scipy.signal.welch``, fs = 100 Hz,
+    the rate of both ECG tasks; Hann window, nperseg = min(128, length)) averaged over the
+    records, of m generated records against m held-out test records (half A, the records
+    of ``ecg_features``), on the leads the samples have (the 8 stored independent leads I,
+    II, V1-V6; no reconstructed leads); ``psd_distance_floor`` scores test half B instead,
+    i.e. what a perfect generator gets.  Lower is better; see :mod:`benchmark.metrics.spectrum`."""
+    d = ctx.data
+    m = min(len(ctx.samples), len(d.test_x) // 2)
+    fake = ctx.samples[:m].double()
+    test = _on_sample_leads(fake, d.test_x.double())
+    real_a, real_b = test[:m], test[m:2 * m]
+    return {"psd_distance": psd_distance(fake, real_a, SAMPLE_RATE_HZ),
+            "psd_distance_floor": psd_distance(real_b, real_a, SAMPLE_RATE_HZ)}

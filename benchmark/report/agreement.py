@@ -42,7 +42,9 @@ from benchmark.store import atomic_write_text
 #: a task not named here uses its ranked headline metrics
 SAMPLE_METRICS: dict[str, tuple[str, ...]] = {
     "gmm2d": ("mmd", "sliced_wasserstein", "density_error", "logq_gap"),
-    "ecg-synth": ("downstream_auc", "feature_mmd", "feature_precision", "feature_recall"),
+    "ecg-synth": ("downstream_auc", "feature_mmd", "feature_fd", "psd_distance", "feature_precision", "feature_recall"),
+    "ptbxl-icbeb": ("downstream_auc", "feature_mmd", "feature_fd", "psd_distance", "feature_precision",
+                    "feature_recall"),
 }
 BETTER, WORSE, SAME, NONE = "better", "worse", "no difference", DASH
 

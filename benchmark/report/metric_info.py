@@ -30,6 +30,8 @@ METRIC_RULES: tuple[tuple[str, Optional[str], bool], ...] = (
     ("mmd", "min", True),
     ("mmd_*", "min", False),
     ("*_mmd", "min", False),
+    ("feature_fd", "min", False),          # Fréchet distance in the ECG feature classifier's embedding
+    ("psd_distance", "min", False),        # per-lead log10 Welch PSD distance (ECG)
     ("density_error", "min", True),
     ("logq_gap", "min", False),
     ("sliced_wasserstein", "min", True),
