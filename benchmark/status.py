@@ -38,8 +38,10 @@ def format_plan(suite: Suite, specs: Sequence[RunSpec]) -> str:
     lines = [f"suite {suite.name} (seed {suite.seed}): {len(specs)} runs in {len(groups)} cells"]
     for (task, method, n), group in sorted(groups.items()):
         ids = " ".join(s.run_id[:8] for s in group)
-        trials = ",".join(str(s.trial) for s in group)
-        lines.append(f"  {task:<28} {method:<22} n_target={n:<6} trials={trials:<8} {ids}")
+        trials = ",".join(str(t) for t in sorted({s.trial for s in group}))
+        draws = len({(s.draw, s.holdout) for s in group if s.holdout})
+        protocol = f" +{draws} holdout draws" if draws else ""
+        lines.append(f"  {task:<28} {method:<22} n_target={n:<6} trials={trials:<8} runs={len(group)}{protocol} {ids}")
     return "\n".join(lines)
 
 

@@ -197,13 +197,15 @@ def test_dry_run_prints_the_plan_and_writes_nothing(cli_main, tmp_path: Path) ->
     code, out, err = cli_main("run", "--all", "--dry-run", "--results", tmp_path / "r")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    cells = {(s.method, s.n_target) for s in specs}
+    cells = {(s.task, s.method, s.n_target) for s in specs}
     assert lines[0] == f"suite quick (seed 0): {len(specs)} runs in {len(cells)} cells"
     assert len(lines) == 1 + len(cells)
     for s in specs:
         assert s.run_id[:8] in out
-    for method, n in cells:
-        assert any(f" {method} " in line and f"n_target={n} " in line for line in lines[1:]), (method, n)
+    for task, method, n in cells:
+        runs = sum(1 for s in specs if (s.task, s.method, s.n_target) == (task, method, n))
+        assert any(f" {method} " in line and f"n_target={n} " in line and f"runs={runs}" in line and task in line
+                   for line in lines[1:]), (task, method, n)
     assert not (tmp_path / "r").exists()
 
 

@@ -38,7 +38,7 @@ def test_source_builders_come_first_signal_tasks_first() -> None:
     assert {source_group(s, bool(regs.methods.get(s.method).conditional)) for s in head} == groups
     tasks = [s.task for s in head]
     assert tasks == sorted(tasks, key=lambda t: t != "ecg-synth")
-    assert {s.method for s in head if s.task == "ecg-synth"} == {"source-only", "tgdp-cond"}
+    assert {s.method for s in head if s.task == "ecg-synth"} == {"source-only"}  # quick's ECG rows: no -cond
 
 
 def _suite_profile():
