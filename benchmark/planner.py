@@ -195,12 +195,14 @@ def worker_order(specs: list[RunSpec], conditional=lambda method: False) -> list
 
     The shared source-model stages are the critical path: a run that needs a stage another worker
     is building waits on its lock.  So (1) the first run of each source group (:func:`source_group`)
-    comes first, so the workers start on different source models from the first minute; (2) then
-    the other runs.  Within both, the runs of signal tasks (task parameters with a ``length``, the
-    ECG tasks) come before the vector tasks: their stages are the longest (a quick-suite ecg-synth
-    source model costs ~7x a gmm2d one, see scripts/suite_profile.py), and the many short gmm
-    runs at the end keep the workers evenly loaded until the last run.  Otherwise the plan order
-    (cells, n_target, methods, trials) is kept.
+    comes first, the runs of signal tasks (task parameters with a ``length``, the ECG tasks) before
+    the vector tasks: their source models are the longest (a quick-suite ecg-synth source model
+    costs ~20x a gmm2d one, see scripts/suite_profile.py), so one worker starts on it at once;
+    (2) then the other runs, the vector tasks' first: the signal runs all need that source model,
+    and handed out next they left the other worker waiting on its lock (about 100 s of a 2-core
+    quick run), while the short gmm runs keep it busy until the model is built; the signal runs
+    then come last (at quick size 30 s each, so the workers still end within a run of each other).
+    Otherwise the plan order (cells, n_target, methods, trials) is kept.
     """
     def signal_first(spec: RunSpec) -> int:
         return 0 if "length" in spec.task_params else 1
@@ -211,7 +213,7 @@ def worker_order(specs: list[RunSpec], conditional=lambda method: False) -> list
         group = source_group(spec, conditional(spec.method))
         (rest if group in seen else first).append(spec)
         seen.add(group)
-    return sorted(first, key=signal_first) + sorted(rest, key=signal_first)
+    return sorted(first, key=signal_first) + sorted(rest, key=lambda s: -signal_first(s))
 
 
 def resolved_config(specs: Iterable[RunSpec]) -> list[dict[str, Any]]:

@@ -39,6 +39,9 @@ def test_source_builders_come_first_signal_tasks_first() -> None:
     tasks = [s.task for s in head]
     assert tasks == sorted(tasks, key=lambda t: t != "ecg-synth")
     assert {s.method for s in head if s.task == "ecg-synth"} == {"source-only"}  # quick's ECG rows: no -cond
+    # then the vector runs, and the signal runs last: they all wait on the source model one worker builds
+    signal = ["length" in s.task_params for s in specs[len(groups):]]
+    assert any(signal) and signal == sorted(signal)
 
 
 def _suite_profile():

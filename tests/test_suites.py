@@ -42,7 +42,7 @@ def test_lora_keeps_its_own_learning_rate_in_every_gmm_suite() -> None:
     """The regression of issue 13: quick's full-finetune rate (2e-4) reached LoRA through the
     shared block.  Exceptions are explicit now."""
     regs = load_registries()
-    for suite in ("quick", "paper"):
+    for suite in ("extended", "paper"):
         (lora,) = {json.dumps(e["hparams"], sort_keys=True) for e in _resolved(regs, suite, "lora")}
         assert json.loads(lora)["finetune_lr"] == 1e-3, suite
     (finetune,) = {json.dumps(e["hparams"], sort_keys=True) for e in _resolved(regs, "quick", "finetune")}
@@ -86,8 +86,8 @@ def test_list_suites_resolved_prints_every_run_setting(cli_main) -> None:
     code, out, _ = cli_main("list", "suites", "--resolved", "quick")
     assert code == 0
     assert out.startswith("suite quick: ") and "1 torch thread(s) per run" in out
-    assert "] lora (+ target-val holdout runs)  n_target=10/100/1000" in out and "finetune_lr=0.001" in out
-    assert "] lora draw=3 (+ target-val holdout runs)  n_target=10/100/1000" in out
+    assert "] finetune (+ target-val holdout runs)  n_target=10/100/1000" in out and "finetune_lr=0.0002" in out
+    assert "] finetune draw=3 (+ target-val holdout runs)  n_target=10/100/1000" in out
     code, _, err = cli_main("list", "methods", "--resolved", "quick")
     assert code == 2 and "--resolved goes with `list suites`" in err
 
