@@ -35,16 +35,16 @@ def chosen(frame: pd.DataFrame, rule: str, **kw) -> dict:
 
 def test_each_rule_keeps_one_run_per_group() -> None:
     frame = runs_frame()
-    assert TARGET_VAL_CRITERION == "select_tv_dsm"
+    assert TARGET_VAL_CRITERION == "select_tv_mmd"
     assert chosen(frame, "default") == {("finetune", 0): (0, 0), ("finetune", 1): (0, 0),
                                         ("target-oracle", 0): (0, 0), ("target-oracle", 1): (0, 0)}
     tv = select(frame, "target-val")
-    assert chosen(frame, "target-val")[("finetune", 0)] == (1, 2)  # lowest select_tv_dsm
+    assert chosen(frame, "target-val")[("finetune", 0)] == (2, 2)  # lowest select_tv_mmd
     assert chosen(frame, "oracle")[("finetune", 0)] == (3, 2)  # lowest select_oracle_mmd
     assert chosen(frame, "oracle")[("target-oracle", 0)] == (0, 0)  # untuned: the default run
     assert set(tv.tuned[tv.variant == "target-oracle"]) == {False} and set(tv.tuned[tv.variant == "finetune"]) == {True}
-    assert set(tv.criterion[tv.variant == "finetune"]) == {"select_tv_dsm"}
-    assert chosen(frame, "target-val", criterion="select_tv_mmd")[("finetune", 0)] == (2, 2)
+    assert set(tv.criterion[tv.variant == "finetune"]) == {"select_tv_mmd"}
+    assert chosen(frame, "target-val", criterion="select_tv_dsm")[("finetune", 0)] == (1, 2)
     for rule in RULES:
         assert len(select(frame, rule)) == 4 and rule.split("-")[0] in describe(rule)
     with pytest.raises(ValueError):
@@ -53,12 +53,12 @@ def test_each_rule_keeps_one_run_per_group() -> None:
 
 def test_ties_go_to_the_lowest_draw_and_a_missing_criterion_falls_back() -> None:
     frame = runs_frame()
-    frame.loc[frame.holdout > 0, "select_tv_dsm"] = 0.1
+    frame.loc[frame.holdout > 0, "select_tv_mmd"] = 0.1
     assert chosen(frame, "target-val")[("finetune", 0)] == (0, 2)
-    frame = frame.drop(columns=["select_tv_dsm"])  # no noise predictor: no *_dsm
+    frame = frame.drop(columns=["select_tv_mmd"])  # a record without the criterion: the fallback decides
     out = select(frame, "target-val")
-    assert chosen(frame, "target-val")[("finetune", 0)] == (2, 2)
-    assert set(out.criterion[out.variant == "finetune"]) == {"select_tv_mmd"}
+    assert chosen(frame, "target-val")[("finetune", 0)] == (1, 2)
+    assert set(out.criterion[out.variant == "finetune"]) == {"select_tv_dsm"}
 
 
 def test_a_tuned_group_without_holdout_runs_is_left_out_when_the_frame_says_it_is_tuned() -> None:

@@ -55,11 +55,11 @@ def test_each_rule_reports_its_selected_run(report: Path) -> None:
     for n in NS:
         ev = [base_mmd(t, n) for t in EVAL_TRIALS]
         tv, oracle = _cell(report, "target-val", "finetune", n), _cell(report, "oracle", "finetune", n)
-        assert tv["mean"] == pytest.approx(np.mean(ev) + MMD_STEP[1])  # select_tv_dsm picks draw 1
+        assert tv["mean"] == pytest.approx(np.mean(ev) + MMD_STEP[1])  # select_tv_mmd picks draw 1
         assert oracle["mean"] == pytest.approx(np.mean(ev) + MMD_STEP[3])  # select_oracle_mmd picks draw 3
         # untuned rows keep their default run under every rule
         assert _cell(report, "target-val", "target-oracle", n)["mean"] == _cell(report, "", "target-oracle", n)["mean"]
-    assert "Selection: target-val (4 draws, criterion select_tv_dsm on h held-out targets; model trained on the " \
+    assert "Selection: target-val (4 draws, criterion select_tv_mmd on h held-out targets; model trained on the " \
            "other n − h" in (report / "tables" / "target-val" / "gmm2d" / "mmd.md").read_text()
     assert "Selection: default (draw 0" in (report / "tables" / "gmm2d" / "main.md").read_text()
     assert (report / "tables" / "target-val" / "ranking.md").exists()
@@ -82,10 +82,10 @@ def test_criterion_study_reads_development_trials(report: Path) -> None:
     assert set(groups.trial) == set(DEV_TRIALS) and set(groups.variant) == {"finetune"}
     agg = pd.read_csv(report / "criterion_study.csv").set_index(["n_target", "criterion"])
     assert set(agg.family) == {"finetune-like"}
-    assert agg.loc[(10, "select_tv_dsm"), "mean_rho"] == pytest.approx(1.0)
-    assert agg.loc[(10, "select_tv_dsm"), "mean_regret"] == pytest.approx(0.0)
+    assert agg.loc[(10, "select_tv_mmd"), "mean_rho"] == pytest.approx(1.0)
+    assert agg.loc[(10, "select_tv_mmd"), "mean_regret"] == pytest.approx(0.0)
     assert agg.loc[(10, "select_oracle_mmd"), "mean_rho"] == pytest.approx(-1.0)
     assert agg.loc[(10, "select_oracle_mmd"), "mean_regret"] == pytest.approx(MMD_STEP[3])
-    assert agg.loc[(10, "select_tv_dsm"), "groups"] == len(DEV_TRIALS)
+    assert agg.loc[(10, "select_tv_mmd"), "groups"] == len(DEV_TRIALS)
     text = (report / "criterion_study.md").read_text()
     assert "How noisy at n = 10" in text and "h = 2 held-out targets" in text
