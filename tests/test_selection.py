@@ -91,8 +91,8 @@ def test_test_metrics_do_not_move_the_choice() -> None:
 def test_a_select_value_moves_the_choice() -> None:
     frame = runs_frame()
     row = frame.index[(frame.variant == "finetune") & (frame.trial == 0) & (frame.draw == 3) & (frame.holdout > 0)][0]
-    frame.loc[row, "select_tv_dsm"] = 0.01
+    frame.loc[row, "select_tv_mmd"] = 0.01
     assert chosen(frame, "target-val")[("finetune", 0)] == (3, 2)
     frame.loc[row, "select_oracle_mmd"] = 0.5
     assert chosen(frame, "oracle")[("finetune", 0)] == (0, 2)
-    assert chosen(frame, "target-val")[("finetune", 1)] == (1, 2)  # the other trial did not move
+    assert chosen(frame, "target-val")[("finetune", 1)] == (2, 2)  # the other trial did not move

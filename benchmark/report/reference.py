@@ -138,7 +138,7 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
     differences), where it has tuned rows.  README shows the first, docs/protocol.md the second.
     """
     from benchmark.protocol.selection import RULES
-    from benchmark.report.runs import collect_runs, tidy_frame_from
+    from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
     from benchmark.report.selected import protocol_note, rule_runs, trial_scope, tuned_variants
     from benchmark.report.tables import table_data, to_markdown
     from benchmark.report.tuning import to_markdown as tuning_markdown
@@ -152,7 +152,6 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
     for rule in RULES:
         selected = rule_runs(runs, rule, scope)
         per_rule[rule] = (selected, tidy_frame_from(selected))
-    notes = {rule: protocol_note(runs, rule, scope) for rule in RULES}
     tuned = tuned_variants(runs)
     shown, tidy = per_rule[README_RULE]
     out: dict[str, str] = {}
@@ -174,7 +173,9 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
             continue
         ids = set(done[done.setting == setting].run_id)
         rows = [r for r in ref.records if RunSpec.from_dict(r["spec"]).run_id in ids]  # ids of today's scheme
-        table = to_markdown(table_data(shown, tidy, setting, metrics, regs.methods, notes[README_RULE]))
+        own = RunSet(runs.frame[runs.frame.setting == setting], runs.records, runs.plan)  # its own trials in the note
+        table = to_markdown(table_data(shown, tidy, setting, metrics, regs.methods,
+                                       protocol_note(own, README_RULE, trial_scope(own))))
         note = ("Every metric, the cost of each row and the `default` and `oracle` rules are in "
                 "`reports/tables/` after a run.")
         out[slug] = _provenance(ref, rows) + " " + note + "\n\n" + table
@@ -182,8 +183,9 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
         if variants:
             frame, metric, data = tuning_frame(per_rule, setting, variants, regs.methods)
             if metric:
+                own_notes = {rule: protocol_note(own, rule, trial_scope(own)) for rule in RULES}
                 out[f"{slug}.tuning"] = _provenance(ref, rows) + "\n\n" + tuning_markdown(frame, setting, metric,
-                                                                                          data, notes)
+                                                                                          data, own_notes)
     if ref.suite != README_SUITE:
         out = {f"{ref.suite}:{slug}": text for slug, text in out.items()}
     return out
