@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from benchmark.protocol.holdout import holdout_size
 from benchmark.protocol.selection import SELECT_COLUMNS, TARGET_VAL_CRITERION
 from benchmark.protocol.trials import is_evaluation
 from benchmark.report.runs import RunSet
@@ -125,7 +126,7 @@ def _noise_sentence(agg: pd.DataFrame, groups: pd.DataFrame) -> str:
     n0 = int(agg.n_target.min())
     a = agg[(agg.n_target == n0) & (agg.criterion == TARGET_VAL_CRITERION)]
     g = groups[(groups.n_target == n0) & (groups.criterion == TARGET_VAL_CRITERION)]
-    h = max(2, round(0.2 * n0))
+    h = holdout_size(n0)  # the rule the planner held out by (benchmark/protocol/holdout.py)
     text = (f"How noisy at n = {n0}: the target-val criteria are measured on h = {h} held-out targets only "
             f"(h = max(2, round(0.2 n))).")
     if len(a) and len(g):
