@@ -295,6 +295,25 @@ def quick() -> Suite:
                      evaluation_trials(3), evaluation_trials(5), QUICK_DRAWS, ecg_trials=evaluation_trials(1)))
 
 
+#: the recent methods (issue 27) at quick's budget: difffit trains biases and norms only, so its
+#: finetuning step size is the larger one of ``extended``
+RECENT_GMM_OVERRIDES = {"difffit": {"finetune_lr": 1e-3}}
+RECENT_ECG_OVERRIDES = {"difffit": {"finetune_lr": 2e-3}}
+
+
+@register_suite("recent", "the six recent methods (2024-2026) on quick's cells (K = 4 draws, the same evaluation "
+                "trials); run it into run --all's results folder and the report compares them with quick's rows")
+def recent() -> Suite:
+    return Suite("recent", "recent methods at K = 4 on quick's gmm2d, gmm-overlap and ecg-synth cells", (
+        Cell("gmm2d", RECENT_METHODS, (10, 100, 1000), evaluation_trials(5),
+             hparams=QUICK_GMM.hparams(**RECENT_GMM_OVERRIDES), draws=QUICK_DRAWS),
+        Cell("gmm-overlap", RECENT_METHODS, (10, 100, 1000), evaluation_trials(3),
+             hparams=OVERLAP_GMM.hparams(**RECENT_GMM_OVERRIDES), draws=QUICK_DRAWS),
+        Cell("ecg-synth", RECENT_METHODS, (200,), evaluation_trials(1),
+             hparams=QUICK_ECG.hparams(**RECENT_ECG_OVERRIDES), draws=QUICK_DRAWS),
+    ))
+
+
 @register_suite("protocol-dev", "quick's rows on the development trials 0-2 (the criterion study of target-val)")
 def protocol_dev() -> Suite:
     return Suite("protocol-dev", "development trials: where selection criteria and budgets are chosen",

@@ -19,7 +19,7 @@ from benchmark.suites import QUICK_GMM, Budget, highdim_budget
 GOLDEN = Path(__file__).parent / "golden"
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick", "extended", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "quick", "recent", "extended", "paper"])
 def test_resolved_hyper_parameters_match_the_golden_file(name: str) -> None:
     regs = load_registries()
     got = resolved_config(plan(regs.suites.get(name)(), regs))
@@ -113,3 +113,19 @@ def test_extended_sizes_the_highdim_denoiser_per_dimension() -> None:
         assert sizes == {json.dumps({k: den[k] for k in ("width", "source_epochs", "sample_steps")})}, d
     with pytest.raises(ValueError, match="dim=1"):
         highdim_budget(1)
+
+
+def test_recent_runs_on_quick_cells_so_their_rows_pair_with_quick_rows() -> None:
+    """``recent`` is run into ``run --all``'s folder: its cells must be quick's (task, task
+    parameters, n_target, trials, K), or its rows would not pair by trial with quick's."""
+    from benchmark.suites import RECENT_METHODS, quick, recent
+
+    def cells(suite):
+        return {(c.task, json.dumps(dict(c.task_params), sort_keys=True)): (c.n_targets, c.seeds, c.draws)
+                for c in suite.cells}
+
+    got, want = cells(recent()), cells(quick())
+    assert got and set(got) <= set(want)
+    for key, value in got.items():
+        assert value == want[key], key
+    assert {m for c in recent().cells for m in c.methods} == set(RECENT_METHODS)
