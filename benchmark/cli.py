@@ -336,9 +336,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{len(specs)} runs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(format_status(specs, results))
     if not args.no_report:
+        from benchmark.planner import joined_plan
         from benchmark.report import build_report
 
-        print(build_report(results, out, regs=regs, planned=specs).format())
+        joined = joined_plan(suite, regs, args.tasks, args.n_target, args.seeds, args.threads)
+        print(build_report(results, out, regs=regs, planned=specs + joined).format())
     if counts.get("locked"):
         print(f"error: {counts['locked']} runs were left undone because another process holds their lock (it is "
               "executing them); run the same command again when it has finished, or pass --wait", file=sys.stderr)
@@ -370,22 +372,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise BenchmarkError(f"no runs in {results}; run `python -m benchmark run --all` first or pass --results DIR")
     planned = None
     if args.suite:
-        from benchmark.planner import plan
+        from benchmark.planner import joined_plan, plan
 
-        planned = plan(regs.suites.get(args.suite)(), regs)
+        suite = regs.suites.get(args.suite)()
+        planned = plan(suite, regs) + joined_plan(suite, regs)
     print(build_report(results, report_folder(args.results, args.out), regs=regs, planned=planned,
                        paper=args.paper).format())
     return 0
 
 
 #: pages beside README (relative to its folder) whose ``results:<slug>`` blocks ``reference`` renders too
-DOC_PAGES_WITH_BLOCKS = ("docs/protocol.md",)
+DOC_PAGES_WITH_BLOCKS = ("docs/protocol.md", "docs/recent-methods.md")
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
     from benchmark.planner import plan
     from benchmark.registry import load_registries
-    from benchmark.report.reference import export_reference, load_reference, render_blocks, update_readme
+    from benchmark.report.reference import (export_reference, joined_references, load_reference, render_blocks,
+                                            update_readme)
 
     regs = load_registries(args.plugins)
     path = Path(args.reference or Path("results") / "reference" / f"{args.suite}.jsonl")
@@ -394,7 +398,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     else:
         ref = export_reference(Path(args.results), plan(regs.suites.get(args.suite)(), regs), path)
         print(f"{len(ref.records)} records of suite {args.suite} written to {path}")
-    blocks = render_blocks(ref, regs)
+    blocks = render_blocks(ref, regs, joined_references(regs.suites.get(args.suite)(), path.parent))
     pages = [Path(args.readme)] + [p for p in (Path(args.readme).parent / d for d in DOC_PAGES_WITH_BLOCKS) if p.exists()]
     differ = 0
     for page in pages:

@@ -55,6 +55,21 @@ def select(
     return replace(suite, cells=tuple(cells))
 
 
+def joined_plan(suite: Suite, regs: Registries, tasks: Sequence[str] | None = None,
+                n_targets: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+                threads: int | None = None) -> list[RunSpec]:
+    """The runs of the suites ``suite`` reads with (``Suite.reads_with``), restricted like
+    :func:`select` to the given tasks, n_target values and seeds (no cell is added for a task
+    such a suite lacks): what its report expects beside its own runs."""
+    out: list[RunSpec] = []
+    for name in suite.reads_with:
+        other = regs.suites.get(name)()
+        cells = [c for c in other.cells if not tasks or c.task in tasks]
+        other = select(replace(other, cells=tuple(cells)), regs, None, None, n_targets, seeds)
+        out += plan(other, regs, threads=threads)
+    return out
+
+
 #: seeds and trials are stored as int64 (records, report tables): beyond it every report fails
 INT64_MAX = 2**63 - 1
 

@@ -150,13 +150,17 @@ class Cell:
 @dataclass(frozen=True)
 class Suite:
     """A named grid of cells; ``seed`` is the suite seed fed to :func:`derive_seed`,
-    ``threads`` the torch thread count of each of its runs (part of every run id)."""
+    ``threads`` the torch thread count of each of its runs (part of every run id).
+    ``reads_with``: other suites whose runs this suite's report and reference blocks read beside
+    its own (run into the same results folder; their cells must be this suite's, so the rows pair
+    by trial): ``recent`` reads quick's rows."""
 
     name: str
     description: str
     cells: tuple[Cell, ...]
     seed: int = 0
     threads: int = 1
+    reads_with: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

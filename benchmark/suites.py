@@ -311,7 +311,7 @@ def recent() -> Suite:
              hparams=OVERLAP_GMM.hparams(**RECENT_GMM_OVERRIDES), draws=QUICK_DRAWS),
         Cell("ecg-synth", RECENT_METHODS, (200,), evaluation_trials(1),
              hparams=QUICK_ECG.hparams(**RECENT_ECG_OVERRIDES), draws=QUICK_DRAWS),
-    ))
+    ), reads_with=("quick",))
 
 
 @register_suite("protocol-dev", "quick's rows on the development trials 0-2 (the criterion study of target-val)")

@@ -18,17 +18,20 @@ import pytest
 from benchmark.errors import BenchmarkError
 from benchmark.planner import plan
 from benchmark.registry import load_registries
-from benchmark.report.reference import BLOCK, block_suite, export_reference, load_reference, render_blocks, update_readme
+from benchmark.report.reference import (BLOCK, block_suite, export_reference, joined_references, load_reference,
+                                        render_blocks, update_readme)
 from conftest import REPO_ROOT
 
-REFERENCES = {suite: REPO_ROOT / "results" / "reference" / f"{suite}.jsonl" for suite in ("quick", "protocol-dev")}
-PAGES = (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "protocol.md")
+REFERENCE_DIR = REPO_ROOT / "results" / "reference"
+REFERENCES = {suite: REFERENCE_DIR / f"{suite}.jsonl" for suite in ("quick", "protocol-dev", "recent")}
+PAGES = (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "protocol.md", REPO_ROOT / "docs" / "recent-methods.md")
 
 
 @pytest.mark.parametrize("suite", sorted(REFERENCES))
 def test_readme_and_protocol_tables_are_what_the_committed_reference_renders(suite: str) -> None:
     regs = load_registries()
-    blocks = render_blocks(load_reference(REFERENCES[suite]), regs)
+    joined = joined_references(regs.suites.get(suite)(), REFERENCE_DIR)
+    blocks = render_blocks(load_reference(REFERENCES[suite]), regs, joined)
     for page in PAGES:
         assert update_readme(page, blocks, check=True, suite=suite) == [], (
             f"{page.name}'s tables differ from results/reference/{suite}.jsonl; run "

@@ -129,3 +129,18 @@ def test_recent_runs_on_quick_cells_so_their_rows_pair_with_quick_rows() -> None
     for key, value in got.items():
         assert value == want[key], key
     assert {m for c in recent().cells for m in c.methods} == set(RECENT_METHODS)
+
+
+def test_a_suite_read_with_quick_expects_quicks_runs_in_its_report() -> None:
+    """``run``/``report --suite recent`` expect quick's runs beside recent's (Suite.reads_with),
+    restricted like the run flags, and add no cell for a task quick lacks."""
+    from benchmark.planner import joined_plan, select
+
+    regs = load_registries()
+    recent = regs.suites.get("recent")()
+    quick_ids = {s.run_id for s in plan(regs.suites.get("quick")(), regs)}
+    assert {s.run_id for s in joined_plan(recent, regs)} == quick_ids
+    only = joined_plan(select(recent, regs, ["gmm2d"]), regs, ["gmm2d"], [100], [100])
+    assert only and {(s.task, s.n_target, s.trial) for s in only} == {("gmm2d", 100, 100)}
+    assert joined_plan(recent, regs, ["gmm-highdim"]) == []
+    assert joined_plan(regs.suites.get("quick")(), regs) == []

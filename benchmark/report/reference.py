@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from benchmark.errors import BenchmarkError
 from benchmark.registry import Registries
-from benchmark.spec import RunSpec
+from benchmark.spec import RunSpec, Suite
 from benchmark.store import DONE, RunStore, atomic_write_text
 
 #: README's table for each task (one block per setting, named by its slug): the metrics shown.
@@ -114,23 +114,36 @@ def _materialise(ref: Reference, folder: Path) -> None:
                                  "cost": r.get("cost")})
 
 
-def _provenance(ref: Reference, rows: Iterable[dict[str, Any]]) -> str:
+def joined_references(suite: Suite, folder: Path) -> tuple[Reference, ...]:
+    """The references of the suites ``suite`` reads with (``Suite.reads_with``), from ``folder``:
+    its blocks hold their rows too, and a ``<suite>:summary`` block (:mod:`benchmark.report.summary`)."""
+    return tuple(load_reference(Path(folder) / f"{other}.jsonl") for other in suite.reads_with)
+
+
+def _provenance(ref: Reference, rows: Iterable[dict[str, Any]], joined: Sequence[Reference] = ()) -> str:
     rows = list(rows)
     commits = sorted({str(r.get("git_commit"))[:7] for r in rows if r.get("git_commit")})
     threads = sorted({r.get("torch_threads") for r in rows if r.get("torch_threads") is not None})
     cpus = sorted({r["cpu"] for r in rows if r.get("cpu")})
-    return (f"From `python -m benchmark run --all` then `python -m benchmark reference` "
-            f"(suite {ref.suite}, {len(rows)} runs, {'/'.join(map(str, threads)) or '?'} torch thread(s) per run, "
-            f"code of commit {', '.join(commits) or 'unknown'}, CPU {'; '.join(cpus) or 'not recorded'}; "
-            f"`results/reference/{ref.suite}.jsonl`).")
+    suites = [ref.suite] + [j.suite for j in joined]
+    command = "`python -m benchmark run --all`" + "".join(
+        f" and `python -m benchmark run --suite {s}` into its folder" for s in suites if s != README_SUITE)
+    return (f"From {command} then `python -m benchmark reference` "
+            f"(suite {' + '.join(suites)}, {len(rows)} runs, {'/'.join(map(str, threads)) or '?'} torch thread(s) "
+            f"per run, code of commit {', '.join(commits) or 'unknown'}, CPU {'; '.join(cpus) or 'not recorded'}; "
+            f"{', '.join(f'`results/reference/{s}.jsonl`' for s in suites)}).")
 
 
 #: the selection rule of README's main tables (DESIGN.md §8): the one a user of the suite can apply
 README_RULE = "target-val"
 
 
-def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
+def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] = ()) -> dict[str, str]:
     """slug -> the Markdown of a ``results:<slug>`` block (provenance line + table).
+
+    ``joined``: other suites' references read together with ``ref`` (:func:`joined_references`); the
+    tables then hold both suites' rows, and ``summary`` is the cross-setting view
+    (:mod:`benchmark.report.summary`) of the README metrics.
 
     ``<slug>``: the setting's README metrics under :data:`README_RULE`, on the trials the report's
     tables read (evaluation trials where the records have them); ``<slug>.tuning``: the tuning
@@ -144,8 +157,9 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
     from benchmark.report.tuning import to_markdown as tuning_markdown
     from benchmark.report.tuning import tuning_frame
 
+    every = Reference(ref.suite, ref.records + tuple(r for j in joined for r in j.records))
     with tempfile.TemporaryDirectory(prefix="tldm-reference-") as tmp:
-        _materialise(ref, Path(tmp))
+        _materialise(every, Path(tmp))
         runs = collect_runs(Path(tmp), regs)
     scope = trial_scope(runs)
     per_rule = {}
@@ -162,8 +176,9 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
         groups = group_frame(runs)
         if len(groups):
             body = study_markdown(aggregate(groups), groups).split("\n", 2)[2]  # without its page title
-            out["criterion-study"] = _provenance(ref, ref.records) + "\n\n" + body
+            out["criterion-study"] = _provenance(ref, every.records, joined) + "\n\n" + body
     done = runs.done()
+    summary = []
     for setting in sorted(done.setting.unique()):
         first = done[done.setting == setting].iloc[0]
         slug = first.slug
@@ -172,20 +187,29 @@ def render_blocks(ref: Reference, regs: Registries) -> dict[str, str]:
         if not metrics:
             continue
         ids = set(done[done.setting == setting].run_id)
-        rows = [r for r in ref.records if RunSpec.from_dict(r["spec"]).run_id in ids]  # ids of today's scheme
+        rows = [r for r in every.records if RunSpec.from_dict(r["spec"]).run_id in ids]  # ids of today's scheme
         own = RunSet(runs.frame[runs.frame.setting == setting], runs.records, runs.plan)  # its own trials in the note
-        table = to_markdown(table_data(shown, tidy, setting, metrics, regs.methods,
-                                       protocol_note(own, README_RULE, trial_scope(own))))
+        table = table_data(shown, tidy, setting, metrics, regs.methods,
+                           protocol_note(own, README_RULE, trial_scope(own)))
+        summary.append(table)
         note = ("Every metric, the cost of each row and the `default` and `oracle` rules are in "
                 "`reports/tables/` after a run.")
-        out[slug] = _provenance(ref, rows) + " " + note + "\n\n" + table
+        out[slug] = _provenance(ref, rows, joined) + " " + note + "\n\n" + to_markdown(table)
         variants = {v for s, v in tuned if s == setting}
         if variants:
             frame, metric, data = tuning_frame(per_rule, setting, variants, regs.methods)
             if metric:
                 own_notes = {rule: protocol_note(own, rule, trial_scope(own)) for rule in RULES}
-                out[f"{slug}.tuning"] = _provenance(ref, rows) + "\n\n" + tuning_markdown(frame, setting, metric,
-                                                                                          data, own_notes)
+                out[f"{slug}.tuning"] = _provenance(ref, rows, joined) + "\n\n" + tuning_markdown(
+                    frame, setting, metric, data, own_notes)
+    if joined and summary:
+        from benchmark.report.summary import to_markdown as summary_markdown
+
+        order = {task: i for i, task in enumerate(README_TABLES)}
+        summary.sort(key=lambda d: (order.get(d.setting.split("[", 1)[0], len(order)), d.setting))
+        metrics = list(dict.fromkeys(m for d in summary for m in d.metrics))
+        title = f"{', '.join(metrics)} by setting and n_target, every row, selection {README_RULE}."
+        out["summary"] = _provenance(ref, every.records, joined) + "\n\n" + summary_markdown(summary, title)
     if ref.suite != README_SUITE:
         out = {f"{ref.suite}:{slug}": text for slug, text in out.items()}
     return out
