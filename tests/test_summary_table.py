@@ -39,3 +39,11 @@ def test_marks_follow_the_setting_tables(tmp_path: Path) -> None:
     assert ("tgdp-tclf", "mmd", 10) in better.bold() and ("tgdp-tclf", "mmd", 10) not in worse.bold()
     text = to_markdown([better, worse], "title")
     assert text.startswith("title\n") and "Trials: gmm2d 8 (0–7), gmm2d[b] 8 (0–7)." in text
+
+
+def test_rank_and_cost_columns(tmp_path: Path) -> None:
+    t = _known(tmp_path, -0.01)
+    frame = summary_frame([t])
+    rank = frame["mean rank [95 %]"]
+    assert rank["source-only"] == "–" and rank["tgdp-tclf"].startswith("1.00 [")  # the best row of its one column
+    assert frame["s/run gmm2d"]["finetune"] != "–"

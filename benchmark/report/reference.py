@@ -151,6 +151,7 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
     differences), where it has tuned rows.  README shows the first, docs/protocol.md the second.
     """
     from benchmark.protocol.selection import RULES
+    from benchmark.report.agreement import agreement, agreement_metrics
     from benchmark.report.runs import RunSet, collect_runs, tidy_frame_from
     from benchmark.report.selected import protocol_note, rule_runs, trial_scope, tuned_variants
     from benchmark.report.tables import table_data, to_markdown
@@ -178,7 +179,7 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
             body = study_markdown(aggregate(groups), groups).split("\n", 2)[2]  # without its page title
             out["criterion-study"] = _provenance(ref, every.records, joined) + "\n\n" + body
     done = runs.done()
-    summary = []
+    summary, agreements = [], []
     for setting in sorted(done.setting.unique()):
         first = done[done.setting == setting].iloc[0]
         slug = first.slug
@@ -192,6 +193,9 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
         table = table_data(shown, tidy, setting, metrics, regs.methods,
                            protocol_note(own, README_RULE, trial_scope(own)))
         summary.append(table)
+        sample = agreement_metrics(first.task, sorted(set(tidy[tidy.setting == setting].metric)))
+        if len(sample) > 1:
+            agreements.append(agreement(table_data(shown, tidy, setting, sample, regs.methods, table.protocol)))
         note = ("Every metric, the cost of each row and the `default` and `oracle` rules are in "
                 "`reports/tables/` after a run.")
         out[slug] = _provenance(ref, rows, joined) + " " + note + "\n\n" + to_markdown(table)
@@ -209,7 +213,8 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
         summary.sort(key=lambda d: (order.get(d.setting.split("[", 1)[0], len(order)), d.setting))
         metrics = list(dict.fromkeys(m for d in summary for m in d.metrics))
         title = f"{', '.join(metrics)} by setting and n_target, every row, selection {README_RULE}."
-        out["summary"] = _provenance(ref, every.records, joined) + "\n\n" + summary_markdown(summary, title)
+        agreements.sort(key=lambda a: (order.get(a.data.setting.split("[", 1)[0], len(order)), a.data.setting))
+        out["summary"] = _provenance(ref, every.records, joined) + "\n\n" + summary_markdown(summary, title, agreements)
     if ref.suite != README_SUITE:
         out = {f"{ref.suite}:{slug}": text for slug, text in out.items()}
     return out
