@@ -11,6 +11,7 @@ Layout of the report folder ``OUT`` (default ``reports/``):
     tables/ranking.{md,csv}      mean rank of each method over (setting, n_target, primary metric)
     tables/document.tex          a minimal LaTeX document that inputs every table
     tables/<rule>/...            the same tables under the rules target-val and oracle
+    figures/<rule>/...           the figures that compare methods (RULE_FIGURES) under those rules
     criterion_study.{md,csv}     which select_* column orders the draws as test mmd does (dev trials)
 
 Every table under ``tables/`` (outside ``tables/<rule>/``) reads the ``default`` rule (draw 0
@@ -18,7 +19,8 @@ trained on all n targets); ``tables/target-val/`` and ``tables/oracle/`` read th
 rule selects (:mod:`benchmark.protocol.selection`, :mod:`benchmark.report.selected`); they,
 the tuning tables and the criterion study are written only where some run is a holdout run.
 Every table reads evaluation trials only (ids >= 100) where the records hold any, else the
-development trials, and its note says which rule and which trials.
+development trials, and its note says which rule and which trials: the setting's own trials
+(as README's blocks do), not the whole report's.
     figures/<figure>__<slug>.{pdf,png}    every registered figure that has data
     paper/                       with ``--paper``: the paper set (numbered figures, main tables)
     README.md                    what was generated, from which records, and when
@@ -40,7 +42,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
@@ -57,6 +59,10 @@ from benchmark.errors import BenchmarkError
 from benchmark.spec import RunSpec, canonical_json
 from benchmark.store import atomic_write_text
 
+
+#: the figures also drawn under the selection rules other than ``default`` (``figures/<rule>/``):
+#: those that compare methods by the paired statistics of the tables of that rule
+RULE_FIGURES = ("paired-differences",)
 
 # tables/document.tex: every fragment in a minimal document (cd tables && pdflatex document.tex)
 LATEX_PREAMBLE = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
@@ -75,6 +81,7 @@ class ReportSummary:
     criterion_study: list[str] = field(default_factory=list)  # files in the report folder
     trials: str = ""  # which trials the tables read
     figures: dict[str, list[str]] = field(default_factory=dict)  # figure -> files (no suffix)
+    rule_figures: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # rule -> figure -> files
     skipped: dict[str, str] = field(default_factory=dict)  # figure -> reason
     paper: list[str] = field(default_factory=list)
     missing: int = 0
@@ -85,6 +92,7 @@ class ReportSummary:
         tables = sum(len(v) for v in self.tables.values()) + len(self.tuning)
         tables += sum(len(v) for rule in self.rule_tables.values() for v in rule.values())
         figures = sum(len(v) for v in self.figures.values())
+        figures += sum(len(v) for rule in self.rule_figures.values() for v in rule.values())
         text = f"report written to {self.out}/: {tables} tables, {figures} figures"
         if self.skipped:
             text += f" ({len(self.skipped)} not drawn for lack of data, see README.md)"
@@ -108,15 +116,49 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
+def setting_notes(runs: RunSet, rule: str, scope: Any) -> dict[str, str]:
+    """``{setting: note}``: the selection rule's note (:func:`protocol_note`) of each setting, naming
+    that setting's own trials (within ``scope``, the trials the report's tables read)."""
+    out = {}
+    for setting in sorted(runs.frame.setting.unique()):
+        frame = runs.frame[(runs.frame.setting == setting) & runs.frame.trial.isin(scope.trials)]
+        own = RunSet(frame if len(frame) else runs.frame[runs.frame.setting == setting], runs.records, runs.plan)
+        out[setting] = protocol_note(own, rule, trial_scope(own))
+    return out
+
+
+def _setting_scopes(runs: RunSet, scope: Any) -> dict[str, str]:
+    """``{setting: the note of its own trials}`` within ``scope``."""
+    out = {}
+    for setting in sorted(runs.frame.setting.unique()):
+        frame = runs.frame[(runs.frame.setting == setting) & runs.frame.trial.isin(scope.trials)]
+        out[setting] = trial_scope(RunSet(frame, runs.records, runs.plan)).note()
+    return out
+
+
+def _joined(notes: Mapping[str, str]) -> str:
+    """One note for a table over several settings: the common note, else each setting's."""
+    texts = list(dict.fromkeys(n for n in notes.values() if n))
+    if len(texts) <= 1:
+        return texts[0] if texts else ""
+    by_note: dict[str, list[str]] = {}
+    for setting, note in notes.items():
+        if note:
+            by_note.setdefault(note, []).append(setting)
+    return "by setting: " + " ".join(f"{', '.join(settings)}: {note}" for note, settings in by_note.items())
+
+
 def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = None,
-                 protocol: str = "") -> dict[str, list[str]]:
+                 protocol: Union[str, Mapping[str, str]] = "") -> dict[str, list[str]]:
     """One table per (setting, metric) and a main table of the headline metrics per setting
     (``methods``: the method registry, for each row's group and source; ``protocol``: the
-    selection rule's note every table carries).  The ``select_*`` metrics (what selection
-    reads, not test metrics) get no table."""
+    selection rule's note every table carries, or ``{setting: note}``, :func:`setting_notes`).
+    The ``select_*`` metrics (what selection reads, not test metrics) get no table."""
     tidy = tidy[~tidy.metric.str.startswith(SELECT_PREFIX)]
+    notes = protocol if not isinstance(protocol, str) else {s: protocol for s in sorted(tidy.setting.unique())}
     written: dict[str, list[str]] = {}
     for setting in sorted(tidy.setting.unique()):
+        protocol = notes.get(setting, "")
         metrics = sorted(tidy[tidy.setting == setting].metric.unique())
         data = None
         for metric in metrics:
@@ -132,10 +174,10 @@ def write_tables(runs: RunSet, tidy: pd.DataFrame, folder: Path, methods: Any = 
         sample = agreement_metrics(task, metrics)
         if sample and data is not None:
             write_agreement(table_data(runs, tidy, setting, sample, methods, protocol), folder / data.slug)
-    tables = primary_tables(runs, tidy, methods, protocol)
+    tables = primary_tables(runs, tidy, methods)
     if tables:
         rk = ranking(tables)
-        rk.protocol = protocol
+        rk.protocol = _joined({t.setting: notes.get(t.setting, "") for t in tables})
         write_ranking(rk, folder)
     inputs = "".join(f"\\input{{{stem}}}\n\\clearpage\n" for stems in written.values() for stem in stems)
     atomic_write_text(folder / "document.tex", f"{LATEX_PREAMBLE}{inputs}\\end{{document}}\n")
@@ -283,13 +325,16 @@ def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Se
 
     scope = trial_scope(runs)
     summary.trials = scope.note()
+    per_setting = _setting_scopes(runs, scope)
+    if len(set(per_setting.values())) > 1:  # settings with other trials: each its own
+        summary.trials += "; by setting: " + "; ".join(f"{s}: {n}" for s, n in per_setting.items())
     tuned = tuned_variants(runs)
     tables = _fresh(out / "tables")
     per_rule, notes = {}, {}
     for rule in RULES if tuned else ("default",):
         selected = rule_runs(runs, rule, scope)
         per_rule[rule] = (selected, tidy_frame_from(selected))
-        notes[rule] = protocol_note(runs, rule, scope)
+        notes[rule] = setting_notes(runs, rule, scope)
         written = write_tables(*per_rule[rule], tables if rule == "default" else tables / rule, regs.methods,
                                notes[rule])
         if rule == "default":
@@ -300,7 +345,15 @@ def _build_into(out: Path, results: Path, regs: Registries, planned: Optional[Se
         summary.tuning = write_tuning(per_rule, tuned, tables, regs.methods, notes)
     summary.criterion_study = write_criterion_study(runs, out) or []
     data = ReportData(results=results, runs=per_rule["default"][0], tidy=per_rule["default"][1], regs=regs)
-    summary.figures, summary.skipped = render_figures(data, regs, _fresh(out / "figures"), regs.figures.names())
+    figures = _fresh(out / "figures")
+    summary.figures, summary.skipped = render_figures(data, regs, figures, regs.figures.names())
+    for rule in per_rule:
+        if rule != "default":
+            rule_data = ReportData(results=results, runs=per_rule[rule][0], tidy=per_rule[rule][1], regs=regs,
+                                   rule=rule)
+            names = [n for n in RULE_FIGURES if n in regs.figures.names()]
+            written, _ = render_figures(rule_data, regs, figures / rule, names)
+            summary.rule_figures[rule] = written
     if paper:
         summary.paper = write_paper_set(summary, _fresh(out / "paper"))
     write_readme(summary, runs, results, regs)

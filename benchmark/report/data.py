@@ -34,6 +34,9 @@ class ReportData:
     runs: RunSet
     tidy: pd.DataFrame
     regs: Optional[Registries] = None
+    #: the selection rule whose runs ``runs`` holds (:mod:`benchmark.report.selected`); figures that
+    #: compare methods name it
+    rule: str = "default"
 
     def done(self, setting: Optional[str] = None) -> pd.DataFrame:
         frame = self.runs.done()

@@ -82,6 +82,10 @@ def render_readme(summary: "ReportSummary", runs: RunSet, results: Path, regs: R
         desc = regs.figures.entry(name).description
         files = ", ".join(f"[{s.split('__')[-1] if '__' in s else name}](figures/{s}.png) ([pdf](figures/{s}.pdf))"
                           for s in stems)
+        for rule, per_name in summary.rule_figures.items():  # the same figure under another selection rule
+            if per_name.get(name):
+                files += f"; {rule} rule: " + ", ".join(
+                    f"[{s.split('__')[-1] if '__' in s else name}](figures/{rule}/{s}.png)" for s in per_name[name])
         lines.append(f"- **{name}**: {desc}. {files}")
     if summary.skipped:
         lines += ["", "Not drawn (no data in these records):", ""]

@@ -9,8 +9,9 @@ records give the same bytes.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import matplotlib
 
@@ -132,6 +133,72 @@ def new_figure(rows: int, cols: int, panel: float = PANEL_IN, **kwargs) -> tuple
     fig, axes = plt.subplots(rows, cols, figsize=fit_size(p * cols + 0.6, p * rows + 0.4), squeeze=False,
                              layout="constrained", **kwargs)
     return fig, axes
+
+
+# -- Method styles: a method's look says where it comes from (docs/reports.md, "Figure layout") -----
+#: The legend groups of the methods a figure draws, in legend order, and each group's header.
+#: ``paper``: the TGDP paper's methods (``paper+`` too: run with an option added here);
+#: ``published``: published baselines; ``ours``: added in this benchmark; ``references``:
+#: source-only, the oracles and the floor (not competitors); ``other``: a method of unknown source.
+SOURCE_GROUPS = ("paper", "published", "ours", "references", "other")
+GROUP_TITLES = {"paper": "paper", "published": "published baselines", "ours": "ours", "references": "references",
+                "other": "other"}
+#: line style of each group: paper solid, published dashed, ours dotted, references dash-dot (grey)
+GROUP_LINESTYLES = {"paper": "-", "published": "--", "ours": ":", "references": "-.", "other": (0, (3, 1, 1, 1, 1, 1))}
+#: the colour map each group's methods take their shades from (references: greys)
+GROUP_CMAPS = {"paper": "Blues", "published": "Oranges", "ours": "Greens", "references": "Greys", "other": "Purples"}
+#: markers, cycled within a group (neighbouring shades of one map differ in marker too)
+GROUP_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "*")
+
+
+@dataclass(frozen=True)
+class MethodStyle:
+    """How a figure draws one method: ``color``, ``linestyle``, ``marker`` and its legend ``group``."""
+
+    color: tuple
+    linestyle: Any
+    marker: str
+    group: str
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``ax.plot`` / ``ax.errorbar``."""
+        return {"color": self.color, "linestyle": self.linestyle, "marker": self.marker}
+
+
+def legend_group(group: str, source: str) -> str:
+    """The legend group (:data:`SOURCE_GROUPS`) of a table row's (group, source)
+    (:func:`benchmark.report.tables.row_info`): references first, else by source."""
+    if group == "reference":
+        return "references"
+    head = str(source).split("/")[0]
+    if head in ("paper", "paper+"):
+        return "paper"
+    return head if head in ("published", "ours") else "other"
+
+
+def method_style(label: str, index: int = 0, count: int = 1) -> MethodStyle:
+    """The style of the ``index``-th of ``count`` methods of legend group ``label``
+    (:data:`SOURCE_GROUPS`): the group's line style, a shade of the group's colour map (from light
+    to dark over the group's methods; greys for references) and a marker cycled within the group."""
+    label = label if label in GROUP_CMAPS else "other"
+    cmap = plt.get_cmap(GROUP_CMAPS[label])
+    lo, hi = (0.4, 0.75) if label == "references" else (0.5, 0.95)
+    frac = index / (count - 1) if count > 1 else 0.5
+    color = tuple(float(c) for c in cmap(lo + (hi - lo) * frac))
+    return MethodStyle(color, GROUP_LINESTYLES[label], GROUP_MARKERS[index % len(GROUP_MARKERS)], label)
+
+
+def method_styles(groups: Mapping[str, str]) -> dict[str, MethodStyle]:
+    """``{method: MethodStyle}`` for ``{method: legend group}`` (in the mapping's order): each method
+    styled by :func:`method_style` with its index among its group's methods."""
+    members: dict[str, list[str]] = {}
+    for name, label in groups.items():
+        members.setdefault(label if label in GROUP_CMAPS else "other", []).append(name)
+    out = {}
+    for label, names in members.items():
+        for i, name in enumerate(names):
+            out[name] = method_style(label, i, len(names))
+    return out
 
 
 def colours(names: Sequence[str]) -> dict[str, tuple]:

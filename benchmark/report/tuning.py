@@ -104,9 +104,9 @@ def to_markdown(frame: pd.DataFrame, setting: str, metric: str, data: Mapping[st
 
 
 def write_tuning(per_rule: Mapping[str, tuple[RunSet, pd.DataFrame]], tuned: set[tuple[str, str]], folder: Path,
-                 methods: Any = None, notes: Mapping[str, str] = {}) -> list[str]:
+                 methods: Any = None, notes: Mapping[str, Any] = {}) -> list[str]:
     """``<slug>/tuning.{md,csv}`` in ``folder`` for every setting with a tuned row (``notes``: each
-    rule's protocol note); returns the stems."""
+    rule's protocol note, or ``{rule: {setting: note}}``, each setting's own trials); returns the stems."""
     runs, tidy = per_rule["default"]
     stems = []
     for setting in sorted(tidy.setting.unique()):
@@ -118,7 +118,8 @@ def write_tuning(per_rule: Mapping[str, tuple[RunSet, pd.DataFrame]], tuned: set
             continue
         slug = str(runs.frame.slug[runs.frame.setting == setting].iloc[0])
         (folder / slug).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / slug / "tuning.md", to_markdown(frame, setting, metric, data, notes))
+        own = {r: (n if isinstance(n, str) else n.get(setting, "")) for r, n in notes.items()}
+        atomic_write_text(folder / slug / "tuning.md", to_markdown(frame, setting, metric, data, own))
         csv = frame[[c for c in frame.columns if not c.startswith("_")]]
         atomic_write_text(folder / slug / "tuning.csv", csv.to_csv(index=False, float_format="%.10g"))
         stems.append(f"{slug}/tuning")

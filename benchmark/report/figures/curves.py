@@ -16,7 +16,7 @@ import pandas as pd
 from benchmark.registry import register_figure
 from benchmark.report.data import FigureSkipped, ReportData
 from benchmark.report.metric_info import direction, is_headline
-from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, suptitle
+from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, styles_for, suptitle
 from benchmark.report.runs import slugify
 
 NCOLS = 3  # panels a row of metric_panels (at most style.MAX_COLS; three 2.2-inch panels fit the width)
@@ -46,17 +46,19 @@ def _use_interval(stats: pd.DataFrame) -> bool:
 
 
 def metric_panels(tidy: pd.DataFrame, metrics: Sequence[str], x: str, group: str,
-                  order: Sequence[str], title: str, xlabel: str, log_x: bool) -> Any:
-    """One panel per metric: mean ± error of each ``group`` value against ``x``."""
-    from benchmark.report.style import colours, grid_shape, new_figure
+                  order: Sequence[str], title: str, xlabel: str, log_x: bool, methods: Any = None) -> Any:
+    """One panel per metric: mean ± error of each ``group`` value (a table variant) against ``x``;
+    each variant styled by its source (:func:`benchmark.report.style.method_style`), the legend
+    grouped under paper / published baselines / ours / references."""
+    from benchmark.report.style import grid_shape, new_figure
 
     rows, cols = grid_shape(len(metrics), NCOLS)
     fig, axes = new_figure(rows, cols, panel=2.2)
     flat = [ax for row in axes for ax in row]
-    palette = colours(list(order))
+    styles = styles_for(tidy.rename(columns={group: "variant"}) if group != "variant" else tidy, order, methods)
     for ax, metric in zip(flat, metrics):
         stats = cell_stats(tidy, metric, [group, x])
-        errorbar_lines(ax, stats, x, group, palette, order, use_interval=_use_interval(stats))
+        errorbar_lines(ax, stats, x, group, {}, order, use_interval=_use_interval(stats), styles=styles)
         xs = sorted(stats[x].unique())
         if log_x and len(xs) > 1 and min(xs) > 0:
             ax.set_xscale("log")
@@ -66,14 +68,13 @@ def metric_panels(tidy: pd.DataFrame, metrics: Sequence[str], x: str, group: str
         ax.set_title(_ylabel(metric))
         ax.set_xlabel(xlabel)
     hide_unused(flat, len(metrics))
-    legend_below(fig, flat)
+    legend_below(fig, flat, groups={v: st.group for v, st in styles.items()})
     suptitle(fig, title)
     return fig
 
 
 #: the method families of ``metric-vs-n-target`` (its columns; the oracles are reference lines in each)
 FAMILIES = ("baselines", "TGDP variants", "oracles")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
 def method_family(method: str) -> str:
@@ -106,12 +107,14 @@ def family_metrics_per_page(n_columns: int) -> tuple[int, int]:
     return per_row, per_row * rows_per_page(per_row * n_columns, FAMILY_PANEL)
 
 
-def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[str], title: str) -> Any:
+def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[str], title: str,
+                  methods: Any = None) -> Any:
     """For each metric, one panel per method family that has runs (oracles drawn as dashed grey
     reference lines in every panel, or in their own panel when nothing else ran), side by side
     on one y axis; the metrics wrap so a grid row holds at most
-    :data:`~benchmark.report.style.MAX_COLS` panels.  Every non-oracle variant has its own
-    colour and marker, so one legend under the grid names them all."""
+    :data:`~benchmark.report.style.MAX_COLS` panels.  Every variant is styled by its source
+    (:func:`benchmark.report.style.method_style`: paper solid, published dashed, ours dotted,
+    references grey dash-dot), so one legend under the grid, grouped by source, names them all."""
     from benchmark.report.style import new_figure
 
     columns, members, oracles = family_layout(tidy, order)
@@ -119,12 +122,7 @@ def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[st
     per_row = min(per_row, len(metrics))
     rows = -(-len(metrics) // per_row)
     fig, axes = new_figure(rows, per_row * len(columns), panel=FAMILY_PANEL)
-    import matplotlib as mpl
-
-    cmap = mpl.colormaps["tab10"]
-    style = {v: (cmap(k % 10), MARKERS[k % len(MARKERS)])
-             for k, v in enumerate(v for f in columns if f != "oracles" for v in members[f])}
-    style.update({v: (str(0.35 + 0.2 * (k % 3)), MARKERS[k % len(MARKERS)]) for k, v in enumerate(members["oracles"])})
+    styles = styles_for(tidy, [v for f in columns for v in members[f]] + oracles, methods)
     flat = [ax for row in axes for ax in row]
     for i, metric in enumerate(metrics):
         stats = cell_stats(tidy, metric, ["variant", "n_target"])
@@ -143,12 +141,8 @@ def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[st
             else:
                 ax.sharey(lead)
                 ax.tick_params(labelleft=False)
-            for v in members[fam]:
-                errorbar_lines(ax, stats, "n_target", "variant", {v: style[v][0]}, [v], use_interval=interval,
-                               marker=style[v][1])
-            for v in oracles:
-                errorbar_lines(ax, stats, "n_target", "variant", {v: style[v][0]}, [v],
-                               use_interval=interval, marker=style[v][1], linestyle="--")
+            errorbar_lines(ax, stats, "n_target", "variant", {}, [*members[fam], *oracles], use_interval=interval,
+                           styles=styles)
             xs = sorted(stats.n_target.unique())
             if len(xs) > 1 and min(xs) > 0:
                 ax.set_xscale("log")
@@ -159,7 +153,7 @@ def family_panels(tidy: pd.DataFrame, metrics: Sequence[str], order: Sequence[st
             ax.set_xlabel("n_target")
     for k in range(len(metrics) * len(columns), len(flat)):  # the empty end of the last row
         flat[k].set_visible(False)
-    legend_below(fig, flat)
+    legend_below(fig, flat, groups={v: st.group for v, st in styles.items()})
     suptitle(fig, title)
     return fig
 
@@ -184,7 +178,8 @@ def metric_vs_n_target(data: ReportData) -> dict[str, Any]:
             part = f", page {k + 1} of {len(pages)}" if len(pages) > 1 else ""
             out[key] = family_panels(
                 tidy, page, order,
-                f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds{part})")
+                f"{setting}: metrics against n_target (error bars: std over up to {seeds} seeds{part})",
+                data.regs.methods if data.regs is not None else None)
     if not out:
         raise FigureSkipped("no done record holds metrics")
     return out
@@ -242,7 +237,7 @@ def regularisation_ablation(data: ReportData) -> dict[str, Any]:
 def _sweep(data: ReportData, task: str, param: str, label: str) -> dict[str, Any]:
     """Headline metrics against the task parameter ``param``: panels metric x n_target,
     one line per method; one figure per group of settings that differ only in ``param``."""
-    from benchmark.report.style import colours, new_figure
+    from benchmark.report.style import new_figure
 
     runs = data.done()
     runs = runs[runs.task == task]
@@ -260,19 +255,19 @@ def _sweep(data: ReportData, task: str, param: str, label: str) -> dict[str, Any
         metrics = [m for m in ordered_metrics(tidy.metric.unique()) if is_headline(m)] or ordered_metrics(tidy.metric)[:1]
         ns = sorted(tidy.n_target.unique())
         order = sorted(tidy.variant.unique())
-        palette = colours(order)
+        styles = styles_for(tidy, order, data.regs.methods if data.regs is not None else None)
         fig, axes = new_figure(len(metrics), len(ns), panel=2.2)
         for i, metric in enumerate(metrics):
             for j, n in enumerate(ns):
                 ax = axes[i][j]
                 stats = cell_stats(tidy[tidy.n_target == n], metric, ["variant", "x"])
-                errorbar_lines(ax, stats, "x", "variant", palette, order)
+                errorbar_lines(ax, stats, "x", "variant", {}, order, styles=styles)
                 ax.set_xlabel(label)
                 ax.set_ylabel(_ylabel(metric))
                 _scale_y(ax, stats["mean"])
                 if i == 0:
                     ax.set_title(f"n_target = {n}")
-        legend_below(fig, [ax for row in axes for ax in row])
+        legend_below(fig, [ax for row in axes for ax in row], groups={v: st.group for v, st in styles.items()})
         suptitle(fig, f"{task}: headline metrics against {label} (error bars: std over seeds)")
         extra = json.loads(group_key)
         out[slugify(task, extra)] = fig

@@ -155,7 +155,8 @@ def ecg_downstream_auc(data: ReportData) -> dict[str, Any]:
             out[key] = metric_panels(
                 tidy, page, "n_target", "variant", data.variants(setting),
                 f"{setting}: downstream classifier on generated records (error bars: std over seeds, "
-                "or the bootstrap interval for single-seed points)", "n_target", True)
+                "or the bootstrap interval for single-seed points)", "n_target", True,
+                data.regs.methods if data.regs is not None else None)
     if not out:
         raise FigureSkipped("no done record has a downstream_auc metric (ECG tasks)")
     return out

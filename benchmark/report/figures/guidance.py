@@ -2,7 +2,9 @@
 
 Reads the ``grad_cos_t{t}`` metrics that every TGDP-family record holds on closed-form tasks
 (:mod:`benchmark.tgdp.diagnostics`): one panel per n_target, one line per guidance
-estimator (table variant), mean ± std over seeds against t.
+estimator (table variant), mean ± std over seeds against t.  Each estimator is styled by its
+source (:func:`benchmark.report.style.method_style`), the legend grouped under paper / published
+baselines / ours / references.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from benchmark.registry import register_figure
 from benchmark.report.data import FigureSkipped, ReportData
-from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, suptitle
+from benchmark.report.plotting import cell_stats, errorbar_lines, hide_unused, legend_below, styles_for, suptitle
 
 PREFIX = "grad_cos_t"
 
@@ -19,7 +21,7 @@ PREFIX = "grad_cos_t"
 @register_figure("guidance-cosine-by-t", "cosine of grad log ĥ vs the exact grad log h* against t, one line per "
                  "guidance estimator (closed-form tasks)")
 def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
-    from benchmark.report.style import colours, grid_shape, new_figure
+    from benchmark.report.style import grid_shape, new_figure
 
     out = {}
     for setting in data.settings():
@@ -28,7 +30,7 @@ def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
             continue
         tidy = tidy.assign(t=tidy.metric.str[len(PREFIX):].astype(float), metric="grad_cos")
         order = [v for v in data.variants(setting) if v in set(tidy.variant)]
-        palette = colours(order)
+        styles = styles_for(tidy, order, data.regs.methods if data.regs is not None else None)
         ns = sorted(tidy.n_target.unique())
         rows, cols = grid_shape(len(ns))
         fig, axes = new_figure(rows, cols, panel=2.4 if len(ns) > 1 else 3.6)
@@ -36,7 +38,7 @@ def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
         hide_unused(flat, len(ns))
         for ax, n in zip(flat, ns):
             stats = cell_stats(tidy[tidy.n_target == n], "grad_cos", ["variant", "t"])
-            errorbar_lines(ax, stats, "t", "variant", palette, order)
+            errorbar_lines(ax, stats, "t", "variant", {}, order, styles=styles)
             ax.set_xscale("log")
             ts = sorted(tidy.t.unique())
             ax.set_xticks(ts, [f"{t:g}" for t in ts])
@@ -46,7 +48,7 @@ def guidance_cosine_by_t(data: ReportData) -> dict[str, Any]:
             ax.set_title(f"n_target = {n}")
             ax.set_xlabel("diffusion time t")
             ax.set_ylabel("cosine to exact (higher is better)")
-        legend_below(fig, flat)
+        legend_below(fig, flat, groups={v: st.group for v, st in styles.items()})
         suptitle(fig, f"{setting}\ncosine of grad log ĥ vs grad log h* at x_t ~ q_t (std over seeds)")
         out[data.done(setting).slug.iloc[0]] = fig
     if not out:
