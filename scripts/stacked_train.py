@@ -1,11 +1,12 @@
 """Timing of stacked training and sampling (issue 24): K members as one against K one after another.
 
     python scripts/stacked_train.py [--threads 1] [--repeats 3] [--steps 60] [--ks 1 4 8 16]
-                                    [--batches 1024 100 10] [--points 2000] [--no-sampling] [--device cpu]
+                                    [--batches 1024 256 100 10] [--points 2000] [--no-sampling] [--device cpu]
 
 At quick size (the 3x128 SiLU MLP denoiser of the quick gmm2d budget) for each batch size B (1024:
-source training on 10,000 points; 100 and 10: finetune / scratch on n_target = B points, the
-suite's batch min(1024, n)) and each K: ``fit_stacked`` on K members (with the foreach Adam of
+source training on 10,000 points; 256: every adaptation stage of the suites since the equal
+budget (``target_batch``, DESIGN.md §8), here on 256 points; 100 and 10: the batch min(1024, n)
+of the suites before it, on n_target = B points) and each K: ``fit_stacked`` on K members (with the foreach Adam of
 the lone loop, and with ``fused_adam``) against K ``fit_denoiser`` calls with the same seeds, data
 and lr, ``--steps`` steps each.  In each repeat they are timed back to back (order rotating), and
 the speed-up is the median over repeats of the per-repeat
@@ -117,7 +118,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=60, help="timed training steps per member")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 8, 16])
-    ap.add_argument("--batches", type=int, nargs="+", default=[1024, 100, 10])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1024, 256, 100, 10])
     ap.add_argument("--points", type=int, default=2000, help="points sampled per member (quick gmm2d n_eval)")
     ap.add_argument("--sampling-ks", type=int, nargs="+", default=[1, 4, 8, 16])
     ap.add_argument("--no-sampling", action="store_true")
