@@ -69,7 +69,7 @@ def test_reference_command_regenerates_and_checks_blocks(smoke_results: Path, tm
     specs = plan(regs.suites.get("smoke")(), regs)
     ref = export_reference(smoke_results, specs, tmp_path / "smoke.jsonl")
     blocks = render_blocks(ref, regs)
-    assert blocks and all("| " in b and "From `python -m benchmark run --all`" in b for b in blocks.values())
+    assert blocks and all("| " in b and "From `python -m benchmark run --suite smoke`" in b for b in blocks.values())
     slug = sorted(blocks)[0]
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n<!-- results:{slug}:begin -->\nold numbers\n<!-- results:{slug}:end -->\noutro\n")

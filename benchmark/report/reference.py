@@ -126,8 +126,9 @@ def _provenance(ref: Reference, rows: Iterable[dict[str, Any]], joined: Sequence
     threads = sorted({r.get("torch_threads") for r in rows if r.get("torch_threads") is not None})
     cpus = sorted({r["cpu"] for r in rows if r.get("cpu")})
     suites = [ref.suite] + [j.suite for j in joined]
-    command = "`python -m benchmark run --all`" + "".join(
-        f" and `python -m benchmark run --suite {s}` into its folder" for s in suites if s != README_SUITE)
+    runs = [("`python -m benchmark run --all`" if s == README_SUITE else f"`python -m benchmark run --suite {s}`")
+            for s in [*[j.suite for j in joined], ref.suite]]  # the suites read with first: they are run first
+    command = runs[0] + "".join(f" and {r} into its folder" for r in runs[1:])
     return (f"From {command} then `python -m benchmark reference` "
             f"(suite {' + '.join(suites)}, {len(rows)} runs, {'/'.join(map(str, threads)) or '?'} torch thread(s) "
             f"per run, code of commit {', '.join(commits) or 'unknown'}, CPU {'; '.join(cpus) or 'not recorded'}; "
