@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", default="README.md", metavar="FILE", help="README to update (default: README.md)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if README's tables differ from what the reference file renders to")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite the tables from the committed reference file without exporting records from --results "
+                        "(after a change to the table code)")
     p.add_argument("--plugins", nargs="*", default=[], metavar="DIR")
 
     p = sub.add_parser("check", help="check tasks and methods against their contracts (plugins: --plugins DIR)")
@@ -393,7 +396,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
     regs = load_registries(args.plugins)
     path = Path(args.reference or Path("results") / "reference" / f"{args.suite}.jsonl")
-    if args.check:
+    if args.check or args.render_only:
         ref = load_reference(path)
     else:
         ref = export_reference(Path(args.results), plan(regs.suites.get(args.suite)(), regs), path)

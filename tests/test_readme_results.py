@@ -35,7 +35,8 @@ def test_readme_and_protocol_tables_are_what_the_committed_reference_renders(sui
     for page in PAGES:
         assert update_readme(page, blocks, check=True, suite=suite) == [], (
             f"{page.name}'s tables differ from results/reference/{suite}.jsonl; run "
-            f"`python -m benchmark reference --suite {suite}`")
+            f"`python -m benchmark reference --suite {suite} --render-only` (table code changed) or "
+            f"`python -m benchmark reference --suite {suite} --results DIR` (new runs)")
     shown = {m.group("slug") for page in PAGES for m in BLOCK.finditer(page.read_text())}
     assert {s for s in blocks if s in shown} and not {s for s in shown if block_suite(s) == suite} - set(blocks)
 
@@ -81,6 +82,10 @@ def test_reference_command_regenerates_and_checks_blocks(smoke_results: Path, tm
     code, out, _ = cli_main("reference", "--suite", "smoke", "--reference", tmp_path / "smoke.jsonl",
                             "--readme", readme, "--check")
     assert code == 0 and "tables match" in out
+    readme.write_text(readme.read_text().replace(blocks[slug], "stale\n"))
+    code, out, _ = cli_main("reference", "--suite", "smoke", "--reference", tmp_path / "smoke.jsonl",
+                            "--readme", readme, "--render-only")
+    assert code == 0 and f"updated {slug}" in out and blocks[slug] in readme.read_text()
     table = blocks[slug][blocks[slug].index("| "):]
     readme.write_text(readme.read_text().replace(table, table.replace("0.", "9.", 1)))
     code, out, _ = cli_main("reference", "--suite", "smoke", "--reference", tmp_path / "smoke.jsonl",
