@@ -395,13 +395,14 @@ def cmd_reference(args: argparse.Namespace) -> int:
                                             update_readme)
 
     regs = load_registries(args.plugins)
+    suite = regs.suites.get(args.suite)()
     path = Path(args.reference or Path("results") / "reference" / f"{args.suite}.jsonl")
     if args.check or args.render_only:
         ref = load_reference(path)
     else:
-        ref = export_reference(Path(args.results), plan(regs.suites.get(args.suite)(), regs), path)
+        ref = export_reference(Path(args.results), plan(suite, regs), path)
         print(f"{len(ref.records)} records of suite {args.suite} written to {path}")
-    blocks = render_blocks(ref, regs, joined_references(regs.suites.get(args.suite)(), path.parent))
+    blocks = render_blocks(ref, regs, joined_references(suite, path.parent))
     pages = [Path(args.readme)] + [p for p in (Path(args.readme).parent / d for d in DOC_PAGES_WITH_BLOCKS) if p.exists()]
     differ = 0
     for page in pages:

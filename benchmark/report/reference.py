@@ -180,7 +180,7 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
             body = study_markdown(aggregate(groups), groups).split("\n", 2)[2]  # without its page title
             out["criterion-study"] = _provenance(ref, every.records, joined) + "\n\n" + body
     done = runs.done()
-    summary, agreements = [], []
+    summary = []
     for setting in sorted(done.setting.unique()):
         first = done[done.setting == setting].iloc[0]
         slug = first.slug
@@ -193,10 +193,12 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
         own = RunSet(runs.frame[runs.frame.setting == setting], runs.records, runs.plan)  # its own trials in the note
         table = table_data(shown, tidy, setting, metrics, regs.methods,
                            protocol_note(own, README_RULE, trial_scope(own)))
-        summary.append(table)
-        sample = agreement_metrics(first.task, sorted(set(tidy[tidy.setting == setting].metric)))
-        if len(sample) > 1:
-            agreements.append(agreement(table_data(shown, tidy, setting, sample, regs.methods, table.protocol)))
+        if joined:  # the summary's rows: the table, and its verdicts on every sample metric
+            sample = agreement_metrics(first.task, sorted(set(tidy[tidy.setting == setting].metric)))
+            verdicts = (agreement(table_data(shown, tidy, setting, sample, regs.methods, table.protocol))
+                        if len(sample) > 1 else None)
+            order = list(README_TABLES).index(first.task) if first.task in README_TABLES else len(README_TABLES)
+            summary.append((order, setting, table, verdicts))
         note = ("Every metric, the cost of each row and the `default` and `oracle` rules are in "
                 "`reports/tables/` after a run.")
         out[slug] = _provenance(ref, rows, joined) + " " + note + "\n\n" + to_markdown(table)
@@ -207,15 +209,15 @@ def render_blocks(ref: Reference, regs: Registries, joined: Sequence[Reference] 
                 own_notes = {rule: protocol_note(own, rule, trial_scope(own)) for rule in RULES}
                 out[f"{slug}.tuning"] = _provenance(ref, rows, joined) + "\n\n" + tuning_markdown(
                     frame, setting, metric, data, own_notes)
-    if joined and summary:
+    if summary:  # README_TABLES' task order
         from benchmark.report.summary import to_markdown as summary_markdown
 
-        order = {task: i for i, task in enumerate(README_TABLES)}
-        summary.sort(key=lambda d: (order.get(d.setting.split("[", 1)[0], len(order)), d.setting))
-        metrics = list(dict.fromkeys(m for d in summary for m in d.metrics))
+        summary.sort(key=lambda item: item[:2])
+        tables = [table for _, _, table, _ in summary]
+        metrics = list(dict.fromkeys(m for d in tables for m in d.metrics))
         title = f"{', '.join(metrics)} by setting and n_target, every row, selection {README_RULE}."
-        agreements.sort(key=lambda a: (order.get(a.data.setting.split("[", 1)[0], len(order)), a.data.setting))
-        out["summary"] = _provenance(ref, every.records, joined) + "\n\n" + summary_markdown(summary, title, agreements)
+        verdicts = [v for _, _, _, v in summary if v is not None]
+        out["summary"] = _provenance(ref, every.records, joined) + "\n\n" + summary_markdown(tables, title, verdicts)
     if ref.suite != README_SUITE:
         out = {f"{ref.suite}:{slug}": text for slug, text in out.items()}
     return out

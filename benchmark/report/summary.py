@@ -67,12 +67,12 @@ def summary_frame(tables: Sequence[TableData], agreements: Sequence[Agreement] =
         info.update({v: t.row(v) for v in t.variants})
     rk = ranking(tables).frame
     ranks = {m: (a, b, c) for m, a, b, c in zip(rk.method, rk.mean_rank, rk.lo, rk.hi)}
+    bold = [t.bold() for t in tables]
     rows = []
     for v in variants:
         group, source = info[v]
         row = {"group": GROUP_SHORT[group], "source": source}
-        for t in tables:
-            bold = t.bold()
+        for t, t_bold in zip(tables, bold):
             for m in t.metrics:
                 for n in t.n_targets:
                     cell = t.cells.get((v, m, n))
@@ -80,7 +80,7 @@ def summary_frame(tables: Sequence[TableData], agreements: Sequence[Agreement] =
                         row[_column(t, m, n)] = DASH
                         continue
                     text = format_mean_std(cell.mean, math.nan, latex=False)
-                    if (v, m, n) in bold:
+                    if (v, m, n) in t_bold:
                         text = f"**{text}**"
                     base = t.references(m, n).get("baseline")
                     c = t.comparisons.get((v, "baseline", m, n))
